@@ -1,0 +1,118 @@
+"""The tf.data samplers: distributions, negatives, masks, reproducibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from tfdirectspec.data.samplers import InteractionSampler, shared_interaction_mask
+
+
+def _random_csr(num_users=40, num_items=30, density=0.15, seed=0, empty_user=True):
+    rng = np.random.default_rng(seed)
+    dense_mask = rng.random((num_users, num_items)) < density
+    dense_mask[np.arange(num_users - 1), rng.integers(0, num_items, num_users - 1)] = True
+    if empty_user:
+        dense_mask[-1] = False  # a user with no training items is never sampled
+    return sp.csr_matrix(dense_mask.astype(np.float32))
+
+
+def _take(sampler, n, start=0):
+    batches = list(sampler.dataset(start_step=start).take(n).as_numpy_iterator())
+    return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
+
+
+def test_user_scheme_draws_users_uniformly_and_positives_uniformly_per_user():
+    train = _random_csr()
+    sampler = InteractionSampler(train, batch_size=500, scheme="user", seed=1)
+    got = _take(sampler, 80)
+    users, items = got["user"], got["item"]
+    assert np.all(train[users, items].A1 == 1)  # only positives
+    active = np.flatnonzero(np.diff(train.indptr))
+    counts = np.bincount(users, minlength=train.shape[0])
+    assert counts[-1] == 0
+    expected = len(users) / len(active)
+    # chi-square test of uniform users: 39 dof, p = 0.001 critical value ≈ 72.
+    chi2 = ((counts[active] - expected) ** 2 / expected).sum()
+    assert chi2 < 72, chi2
+    # Items of one well-sampled user: uniform over its positives.
+    user = active[np.argmax(np.diff(train.indptr)[active])]
+    its = items[users == user]
+    cols = train[user].indices
+    c = np.array([(its == i).sum() for i in cols])
+    chi2 = ((c - c.mean()) ** 2 / c.mean()).sum()
+    assert chi2 < 35, chi2  # ≤ 14 dof at p = 0.001
+
+
+def test_pair_scheme_draws_interactions_uniformly():
+    train = _random_csr()
+    sampler = InteractionSampler(train, batch_size=500, scheme="pair", seed=2)
+    got = _take(sampler, 80)
+    key = got["user"] * train.shape[1] + got["item"]
+    coo = train.tocoo()
+    all_keys = coo.row * train.shape[1] + coo.col
+    counts = np.array([(key == k).sum() for k in all_keys])
+    assert counts.sum() == len(key)
+    expected = len(key) / train.nnz
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    dof = train.nnz - 1
+    assert chi2 < dof + 4 * np.sqrt(2 * dof)
+
+
+def test_negatives_are_never_positives_and_uniform():
+    train = _random_csr(density=0.4)
+    sampler = InteractionSampler(train, batch_size=500, negatives=True, seed=3)
+    got = _take(sampler, 40)
+    assert np.all(train[got["user"], got["negative"]].A1 == 0)
+    # Conditional on the user, negatives are uniform over its non-positives.
+    user = np.bincount(got["user"]).argmax()
+    neg = got["negative"][got["user"] == user]
+    allowed = np.setdiff1d(np.arange(train.shape[1]), train[user].indices)
+    assert set(neg) <= set(allowed)
+    c = np.array([(neg == i).sum() for i in allowed])
+    chi2 = ((c - c.mean()) ** 2 / c.mean()).sum()
+    dof = len(allowed) - 1
+    assert chi2 < dof + 5 * np.sqrt(2 * dof)
+
+
+def test_same_seed_same_stream_and_resume_continues_it():
+    train = _random_csr()
+    a = _take(InteractionSampler(train, 64, negatives=True, seed=7), 5)
+    b = _take(InteractionSampler(train, 64, negatives=True, seed=7), 5)
+    c = _take(InteractionSampler(train, 64, negatives=True, seed=8), 5)
+    resumed = _take(InteractionSampler(train, 64, negatives=True, seed=7), 2, start=3)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+        np.testing.assert_array_equal(a[key][3 * 64 :], resumed[key])
+    assert not np.array_equal(a["user"], c["user"])
+
+
+def test_shared_masks_match_dense_reference():
+    train = _random_csr(density=0.05)
+    sampler = InteractionSampler(train, batch_size=32, shared_masks=True, seed=0)
+    batch = next(sampler.dataset().as_numpy_iterator())
+    dense = train.toarray()  # small test matrix: a dense reference is fine here
+    want_u = (dense[batch["user"]] @ dense[batch["user"]].T) > 0
+    np.fill_diagonal(want_u, True)
+    want_i = (dense[:, batch["item"]].T @ dense[:, batch["item"]]) > 0
+    np.fill_diagonal(want_i, True)
+    np.testing.assert_array_equal(batch["user_shared"], want_u)
+    np.testing.assert_array_equal(batch["item_shared"], want_i)
+    assert batch["user_shared"].dtype == np.uint8
+
+
+def test_shared_interaction_mask_diagonal_even_without_interactions():
+    m = shared_interaction_mask(sp.csr_matrix((3, 4), dtype=np.float32), np.array([0, 1, 2]))
+    np.testing.assert_array_equal(m, np.eye(3, dtype=np.uint8))
+
+
+def test_steps_per_epoch_and_bad_arguments():
+    train = _random_csr()
+    assert InteractionSampler(train, 7).steps_per_epoch == train.nnz // 7
+    with pytest.raises(ValueError, match="scheme"):
+        InteractionSampler(train, 7, scheme="zipf")
+    with pytest.raises(ValueError, match="batch_size"):
+        InteractionSampler(train, 0)
+    with pytest.raises(ValueError, match="no interactions"):
+        InteractionSampler(sp.csr_matrix((3, 3), dtype=np.float32), 2)

@@ -1,0 +1,37 @@
+"""Interaction data: readers, id maps, splits and named datasets.
+
+Typical use::
+
+    from tfdirectspec.data import load_dataset
+
+    data = load_dataset("citeulike").with_validation(0.1, seed=0)
+    data.train  # scipy.sparse.csr_matrix, users x items, binary float32
+
+Negative samplers live in :mod:`tfdirectspec.data.samplers` and are imported from there.
+"""
+
+from __future__ import annotations
+
+from tfdirectspec.data.datasets import (
+    DATASETS,
+    list_datasets,
+    load_data_dir,
+    load_dataset,
+)
+from tfdirectspec.data.download import default_cache_dir, download
+from tfdirectspec.data.interactions import InteractionData, from_pairs
+from tfdirectspec.data.readers import read_interactions
+from tfdirectspec.data.splits import split_by_ratio
+
+__all__ = [
+    "DATASETS",
+    "InteractionData",
+    "default_cache_dir",
+    "download",
+    "from_pairs",
+    "list_datasets",
+    "load_data_dir",
+    "load_dataset",
+    "read_interactions",
+    "split_by_ratio",
+]

@@ -1,0 +1,334 @@
+"""``InteractionData``: train/valid/test user-item matrices plus the raw id maps."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from tfdirectspec.data.splits import check_fraction, holdout_mask
+from tfdirectspec.errors import InputError
+
+#: File written by :meth:`InteractionData.save_id_maps`.
+ID_MAPS_FILE = "id_maps.npz"
+
+
+# eq=False: the generated __eq__/__hash__ would compare sparse matrices element-wise.
+@dataclasses.dataclass(frozen=True, eq=False)
+class InteractionData:
+    """Implicit feedback as binary CSR matrices over shared user and item indices.
+
+    Row ``u`` of every matrix is the user whose raw id is ``user_ids[u]``; column ``i``
+    is the item ``item_ids[i]``. Matrices are ``float32``, binary, canonical (sorted
+    indices, no duplicates) and all have the shape ``(num_users, num_items)``.
+
+    Attributes:
+        train: training interactions.
+        test: test interactions; may be empty (``nnz == 0``).
+        valid: validation interactions; empty when there is no validation split.
+        user_ids: index -> raw user id (``int64`` for integer ids, else a string array).
+        item_ids: index -> raw item id.
+        name: a label for logs, e.g. the dataset name.
+
+    Example:
+        >>> data = from_pairs([[10, 1], [10, 2], [11, 2]], [[11, 1]])
+        >>> data.num_users, data.num_items, data.num_train
+        (2, 2, 3)
+    """
+
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    valid: sp.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        shape = (len(self.user_ids), len(self.item_ids))
+        for part in ("train", "test", "valid"):
+            matrix = getattr(self, part)
+            if not sp.issparse(matrix) or matrix.format != "csr":
+                raise TypeError(f"{part} must be a scipy.sparse CSR matrix")
+            if matrix.shape != shape:
+                raise ValueError(
+                    f"{part} has shape {matrix.shape}, expected {shape} from the id maps"
+                )
+
+    @property
+    def num_users(self) -> int:
+        """Number of users (rows)."""
+        return self.train.shape[0]
+
+    @property
+    def num_items(self) -> int:
+        """Number of items (columns)."""
+        return self.train.shape[1]
+
+    @property
+    def num_train(self) -> int:
+        """Number of training interactions."""
+        return int(self.train.nnz)
+
+    @property
+    def num_valid(self) -> int:
+        """Number of validation interactions."""
+        return int(self.valid.nnz)
+
+    @property
+    def num_test(self) -> int:
+        """Number of test interactions."""
+        return int(self.test.nnz)
+
+    def summary(self) -> dict[str, int]:
+        """Counts for logs and ``metrics.json``.
+
+        Returns:
+            ``{"users", "items", "train", "valid", "test"}`` as plain ints.
+
+        Example:
+            >>> from_pairs([[0, 0], [0, 1]]).summary()
+            {'users': 1, 'items': 2, 'train': 2, 'valid': 0, 'test': 0}
+        """
+        return {
+            "users": self.num_users,
+            "items": self.num_items,
+            "train": self.num_train,
+            "valid": self.num_valid,
+            "test": self.num_test,
+        }
+
+    def with_validation(self, fraction: float, seed: int) -> InteractionData:
+        """Moves a random share of each user's train items to ``valid``.
+
+        Each user moves ``round(fraction * degree)`` items (halves up) and keeps at least
+        one in train; users with a single item keep it. The draw uses
+        ``numpy.random.default_rng(seed)``, so it is deterministic.
+
+        Args:
+            fraction: share in ``[0, 1)``; ``0`` returns ``self`` unchanged.
+            seed: random seed.
+
+        Returns:
+            A new ``InteractionData`` with the same ids, test and a smaller train.
+
+        Raises:
+            InputError: ``fraction`` is outside ``[0, 1)``.
+            ValueError: the data already has a validation split.
+
+        Example:
+            >>> data = from_pairs([[0, i] for i in range(10)])
+            >>> data.with_validation(0.2, seed=1).summary()["valid"]
+            2
+        """
+        fraction = check_fraction(fraction, "validation fraction")
+        if fraction == 0.0:
+            return self
+        if self.valid.nnz:
+            raise ValueError("the data already has a validation split")
+        rows = np.repeat(np.arange(self.num_users), np.diff(self.train.indptr))
+        mask = holdout_mask(rows, fraction, np.random.default_rng(seed))
+        shape = self.train.shape
+        return dataclasses.replace(
+            self,
+            train=_select_entries(self.train, rows, ~mask, shape),
+            valid=_select_entries(self.train, rows, mask, shape),
+        )
+
+    def user_index(self, raw_ids) -> np.ndarray:
+        """Maps raw user ids to row indices.
+
+        Args:
+            raw_ids: a raw id or an array-like of them. For integer id maps, strings
+                holding integers are accepted too (ids read from text).
+
+        Returns:
+            ``int64`` indices with the shape of ``raw_ids``; ``-1`` for unknown ids.
+
+        Example:
+            >>> from_pairs([["bob", "x"], ["amy", "y"]]).user_index(["bob", "eve"])
+            array([ 1, -1])
+        """
+        return _lookup(self.user_ids, raw_ids)
+
+    def item_index(self, raw_ids) -> np.ndarray:
+        """Maps raw item ids to column indices (``-1`` for unknown); see :meth:`user_index`."""
+        return _lookup(self.item_ids, raw_ids)
+
+    def save_id_maps(self, directory: str | os.PathLike) -> Path:
+        """Writes ``user_ids`` and ``item_ids`` to ``directory/id_maps.npz``.
+
+        The file holds plain numeric or string arrays (no pickles), so
+        :meth:`load_id_maps` can map a trained model's indices back to raw ids.
+
+        Args:
+            directory: folder to write into; created if missing.
+
+        Returns:
+            The path of the written file.
+
+        Example:
+            >>> data.save_id_maps("runs/mf")  # doctest: +SKIP
+            PosixPath('runs/mf/id_maps.npz')
+        """
+        path = Path(directory) / ID_MAPS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            path, user_ids=_plain_ids(self.user_ids), item_ids=_plain_ids(self.item_ids)
+        )
+        return path
+
+    @staticmethod
+    def load_id_maps(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+        """Reads the id maps written by :meth:`save_id_maps`.
+
+        Args:
+            directory: the folder holding ``id_maps.npz``.
+
+        Returns:
+            ``(user_ids, item_ids)``.
+
+        Raises:
+            InputError: the file is missing or unreadable.
+
+        Example:
+            >>> user_ids, item_ids = InteractionData.load_id_maps("runs/mf")  # doctest: +SKIP
+        """
+        path = Path(directory) / ID_MAPS_FILE
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return archive["user_ids"], archive["item_ids"]
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such file") from None
+        except (OSError, ValueError, KeyError) as error:
+            raise InputError(f"{path}: not a valid id map file ({error})") from None
+
+
+def from_pairs(
+    train_pairs,
+    test_pairs=None,
+    valid_pairs=None,
+    name: str = "",
+) -> InteractionData:
+    """Builds ``InteractionData`` from ``[n, 2]`` arrays of raw ``(user, item)`` ids.
+
+    The id maps cover the union of all given pairs, sorted numerically when every id is
+    an integer (so ids that are exactly ``0..max`` map to themselves) and
+    lexicographically otherwise. Duplicate pairs collapse to a single 1.
+
+    Args:
+        train_pairs: raw train pairs (array-like ``[n, 2]``, integer or string ids).
+        test_pairs: raw test pairs, or ``None`` for an empty test matrix.
+        valid_pairs: raw validation pairs, or ``None`` for an empty one.
+        name: label stored on the result.
+
+    Returns:
+        The ``InteractionData``.
+
+    Raises:
+        ValueError: an array is not ``[n, 2]`` or holds ids that are neither integers nor
+            strings.
+
+    Example:
+        >>> data = from_pairs(np.array([[0, 0], [1, 2]]), np.array([[1, 1]]))
+        >>> data.num_users, data.num_items, data.test.nnz
+        (2, 3, 1)
+    """
+    labelled = (("train", train_pairs), ("test", test_pairs), ("valid", valid_pairs))
+    parts = [_as_pairs(pairs, label) for label, pairs in labelled]
+    non_empty = [p for p in parts if len(p)]
+    integer = all(p.dtype.kind in "iu" for p in non_empty)
+    if not integer:
+        parts = [p.astype(str) for p in parts]
+    else:
+        parts = [p.astype(np.int64) for p in parts]
+    user_ids = np.unique(np.concatenate([p[:, 0] for p in parts]))
+    item_ids = np.unique(np.concatenate([p[:, 1] for p in parts]))
+    shape = (len(user_ids), len(item_ids))
+    train, test, valid = (
+        _binary_csr(np.searchsorted(user_ids, p[:, 0]), np.searchsorted(item_ids, p[:, 1]), shape)
+        for p in parts
+    )
+    return InteractionData(
+        train=train, test=test, valid=valid, user_ids=user_ids, item_ids=item_ids, name=name
+    )
+
+
+def _as_pairs(pairs, label: str) -> np.ndarray:
+    """Returns ``pairs`` as a ``[n, 2]`` integer or string array (empty when ``None``)."""
+    if pairs is None:
+        return np.empty((0, 2), dtype=np.int64)
+    array = np.asarray(pairs)
+    if array.size == 0:
+        return array.reshape(0, 2).astype(np.int64 if array.dtype.kind in "fb" else array.dtype)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"{label} pairs must have shape [n, 2], got {array.shape}")
+    if array.dtype.kind == "O":
+        array = array.astype(str)
+    if array.dtype.kind not in "iuUS":
+        raise ValueError(f"{label} ids must be integers or strings, got dtype {array.dtype}")
+    return array
+
+
+def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A canonical float32 CSR matrix with a 1 at every ``(row, col)``, duplicates merged."""
+    ones = np.ones(len(rows), dtype=np.float32)
+    matrix = sp.csr_matrix((ones, (rows, cols)), shape=shape, dtype=np.float32)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _select_entries(
+    matrix: sp.csr_matrix, rows: np.ndarray, keep: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """The stored entries of ``matrix`` where ``keep`` is True, still canonical.
+
+    Filtering a canonical CSR matrix keeps rows and column indices sorted, so the
+    result is built directly without a COO round trip.
+    """
+    indptr = np.zeros(shape[0] + 1, dtype=matrix.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=shape[0]), out=indptr[1:])
+    result = sp.csr_matrix(
+        (matrix.data[keep], matrix.indices[keep], indptr), shape=shape, dtype=np.float32
+    )
+    result.has_sorted_indices = True
+    return result
+
+
+def _lookup(ids: np.ndarray, raw_ids) -> np.ndarray:
+    """Indices of ``raw_ids`` in the sorted array ``ids``; ``-1`` where absent."""
+    raw = np.asarray(raw_ids)
+    flat = raw.reshape(-1)
+    if ids.dtype.kind in "iu":
+        flat, valid = _as_int64(flat)
+    else:
+        flat, valid = flat.astype(str), np.ones(flat.shape, dtype=bool)
+    if len(ids) == 0:
+        return np.full(raw.shape, -1, dtype=np.int64)
+    position = np.minimum(np.searchsorted(ids, flat), len(ids) - 1)
+    found = valid & (ids[position] == flat)
+    return np.where(found, position, -1).astype(np.int64).reshape(raw.shape)
+
+
+def _as_int64(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer view of raw ids that may be strings; the mask marks convertible ones."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64), np.ones(values.shape, dtype=bool)
+    out = np.zeros(values.shape, dtype=np.int64)
+    valid = np.zeros(values.shape, dtype=bool)
+    for k, value in enumerate(values.tolist()):
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            continue
+        if abs(number) <= np.iinfo(np.int64).max:
+            out[k], valid[k] = number, True
+    return out, valid
+
+
+def _plain_ids(ids: np.ndarray) -> np.ndarray:
+    """Ids as a pickle-free array (object arrays become unicode strings)."""
+    return ids.astype(str) if ids.dtype.kind == "O" else ids

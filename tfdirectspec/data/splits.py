@@ -1,0 +1,108 @@
+"""Seeded per-user hold-out splits of interaction pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfdirectspec.errors import InputError
+
+
+def check_fraction(fraction: float, what: str) -> float:
+    """Returns ``fraction`` as a float if it lies in ``[0, 1)``.
+
+    Args:
+        fraction: the share of each user's interactions to hold out.
+        what: a name for the error message, e.g. ``"test fraction"``.
+
+    Raises:
+        InputError: ``fraction`` is not a number in ``[0, 1)``.
+
+    Example:
+        >>> check_fraction(0.2, "test fraction")
+        0.2
+    """
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number in [0, 1), got {fraction!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise InputError(f"{what} must be in [0, 1), got {fraction!r}")
+    return value
+
+
+def holdout_mask(groups: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Picks, within each group, a random ``round(fraction * size)`` of its members.
+
+    Every group keeps at least one member out of the hold-out, so a group of one is
+    never held out. Halves round up (``0.5 -> 1``) rather than to even, so the count
+    only grows with the group size.
+
+    Args:
+        groups: ``[n]`` non-negative integer group codes (e.g. user indices), any order.
+        fraction: share in ``[0, 1)`` to hold out per group.
+        rng: the random generator; the result depends only on it and the inputs.
+
+    Returns:
+        A boolean ``[n]`` mask, True for held-out entries.
+
+    Example:
+        >>> mask = holdout_mask(np.array([0, 0, 0, 0, 1]), 0.5, np.random.default_rng(0))
+        >>> int(mask[:4].sum()), bool(mask[4])
+        (2, False)
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    n = groups.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    keys = rng.random(n)
+    # Sorting by (group, random key) gives a uniform random order inside each group.
+    order = np.lexsort((keys, groups))
+    sizes = np.bincount(groups)
+    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    sorted_groups = groups[order]
+    rank = np.arange(n) - first[sorted_groups]
+    quota = np.clip(np.minimum(np.floor(fraction * sizes + 0.5), sizes - 1), 0, None)
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = rank < quota[sorted_groups]
+    return mask
+
+
+def split_by_ratio(
+    pairs: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Splits pairs into train and test, per user, at random with a fixed seed.
+
+    Each user sends ``round(test_fraction * degree)`` (halves up) of its distinct items to
+    test and keeps at least one in train. Duplicate pairs are dropped first so a pair can
+    never be in both parts. Both outputs keep the input's row order and dtype.
+
+    Args:
+        pairs: ``[n, 2]`` raw ``(user, item)`` ids (integers or strings).
+        test_fraction: share in ``[0, 1)`` of each user's items to put in test.
+        seed: seed of the ``numpy`` generator; same seed, same split.
+
+    Returns:
+        ``(train_pairs, test_pairs)``, both ``[*, 2]`` arrays.
+
+    Raises:
+        InputError: ``test_fraction`` is outside ``[0, 1)``.
+
+    Example:
+        >>> pairs = np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 1]])
+        >>> train, test = split_by_ratio(pairs, 0.25, seed=0)
+        >>> len(train), len(test)
+        (4, 1)
+    """
+    fraction = check_fraction(test_fraction, "test fraction")
+    pairs = np.asarray(pairs)
+    if pairs.size == 0:
+        pairs = pairs.reshape(0, 2)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(f"pairs must have shape [n, 2], got {pairs.shape}")
+    _, users = np.unique(pairs[:, 0], return_inverse=True)
+    item_codes, items = np.unique(pairs[:, 1], return_inverse=True)
+    keys = users.astype(np.int64) * max(len(item_codes), 1) + items
+    _, first_rows = np.unique(keys, return_index=True)
+    kept = np.sort(first_rows)
+    mask = holdout_mask(users[kept], fraction, np.random.default_rng(seed))
+    return pairs[kept[~mask]], pairs[kept[mask]]

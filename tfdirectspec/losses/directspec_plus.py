@@ -1,0 +1,102 @@
+"""DirectSpec+: the self-paced (softmax-weighted) all pass filter."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfdirectspec.losses.base import RetrievalLoss, register
+from tfdirectspec.losses.directspec import _check, positive_pair_loss
+from tfdirectspec.losses.distribute import gather_global
+from tfdirectspec.losses.spectral_filter import norm_shrink, normalize_rows, softmax_all_pass
+
+
+@register
+class DirectSpecPlusLoss(RetrievalLoss):
+    """DirectSpec+ (the authors' released method).
+
+    For the batch's normalised user rows ``Û`` and item rows ``Î`` (``B × d``)::
+
+        X̃ = X − α · softmax_row(τ ⊙ X Xᵀ) · X     for X in {Û, Î}
+        x̃ ← s · ‖x̃‖ · x̃                          (optional norm shrink)
+        L  = −(1/B) Σ_b log σ(ũ_b · ĩ_b)  [+ reg · (‖ũ_b‖² + ‖ĩ_b‖²) / B]
+
+    The softmax runs over the whole batch row, the row's own entry included,
+    and gradients flow through the weights. With ``tau0`` and ``tau1`` set the
+    temperature is adaptive: ``τ_jk = tau0`` when rows j and k share at least
+    one training interaction (users: a common item; items: a common user; the
+    diagonal counts as shared), ``tau1`` otherwise. The sampler provides those
+    masks per batch as ``"user_shared"`` and ``"item_shared"`` (computed from
+    the sparse interaction matrix, never from dense U×U or I×I matrices).
+
+    Args:
+        alpha: filter strength α ≥ 0.
+        tau: temperature τ > 0 (ignored when adaptive).
+        shrink: norm shrink ``s`` ≥ 0 (0 = off).
+        reg: L2 weight on the filtered rows.
+        tau0: temperature of pairs that share an interaction (adaptive).
+        tau1: temperature of the other pairs (adaptive); ``tau0 < tau1``.
+
+    Example:
+        >>> loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0, shrink=0.03)
+        >>> value = loss({"user": tf.random.normal([8, 4]), "item": tf.random.normal([8, 4])})
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        tau: float = 3.0,
+        shrink: float = 0.0,
+        reg: float = 0.0,
+        tau0: float | None = None,
+        tau1: float | None = None,
+    ) -> None:
+        _check(alpha, shrink, reg)
+        if tau <= 0:
+            raise ValueError(f"tau must be > 0, got {tau}")
+        if (tau0 is None) != (tau1 is None):
+            raise ValueError("tau0 and tau1 must be given together")
+        if tau0 is not None and not 0 < tau0 <= tau1:
+            raise ValueError(f"need 0 < tau0 <= tau1, got tau0={tau0}, tau1={tau1}")
+        self.alpha = float(alpha)
+        self.tau = float(tau)
+        self.shrink = float(shrink)
+        self.reg = float(reg)
+        self.tau0 = None if tau0 is None else float(tau0)
+        self.tau1 = None if tau1 is None else float(tau1)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.tau0 is not None
+
+    @property
+    def required_features(self) -> tuple[str, ...]:
+        return ("user_shared", "item_shared") if self.adaptive else ()
+
+    def filter(self, x: tf.Tensor, shared: tf.Tensor | None = None) -> tf.Tensor:
+        """Filters this replica's rows ``x`` against the global batch."""
+        x = normalize_rows(x)
+        if self.alpha:
+            tau: float | tf.Tensor = self.tau
+            if self.adaptive:
+                tau = tf.where(
+                    tf.cast(shared, tf.bool),
+                    tf.cast(self.tau0, x.dtype),
+                    tf.cast(self.tau1, x.dtype),
+                )
+            x = softmax_all_pass(x, gather_global(x), self.alpha, tau)
+        return norm_shrink(x, self.shrink)
+
+    def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        users = self.filter(outputs["user"], outputs.get("user_shared"))
+        items = self.filter(outputs["item"], outputs.get("item_shared"))
+        return positive_pair_loss(users, items, self.reg)
+
+    def get_config(self) -> dict:
+        return {
+            "alpha": self.alpha,
+            "tau": self.tau,
+            "shrink": self.shrink,
+            "reg": self.reg,
+            "tau0": self.tau0,
+            "tau1": self.tau1,
+        }

@@ -1,0 +1,5 @@
+"""Trainable Keras models."""
+
+from tfdirectspec.models.retrieval import RetrievalModel
+
+__all__ = ["RetrievalModel"]

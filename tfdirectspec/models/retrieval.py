@@ -1,0 +1,80 @@
+"""The trainable Keras model: a tower composed with a retrieval loss."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfdirectspec.losses.base import RetrievalLoss
+from tfdirectspec.towers.base import EmbeddingTower
+
+
+@keras.saving.register_keras_serializable(package="tfdirectspec")
+class RetrievalModel(keras.Model):
+    """A two-tower retrieval model trained with ``model.fit`` on id batches.
+
+    ``model(batch)`` returns the tower's rows for the batch's ids; ``fit``
+    minimises ``loss`` over batches from :class:`tfdirectspec.data.InteractionSampler`
+    (dicts of ``"user"``, ``"item"``, optional ``"negative"`` and mask
+    features). Scores for ranking are ``user_table @ item_tableᵀ`` from
+    :meth:`tables` (raw tower outputs: not normalised, not filtered).
+
+    Under a ``tf.distribute`` strategy each replica's loss is the sum of its
+    rows' per-example values divided by the *global* batch size, which is the
+    scaling Keras expects from ``compute_loss`` (it sums replica gradients).
+
+    Args:
+        tower: an :class:`~tfdirectspec.towers.EmbeddingTower`.
+        loss: a :class:`~tfdirectspec.losses.RetrievalLoss`.
+
+    Example:
+        >>> model = RetrievalModel(MFTower(100, 50, 16, seed=0), DirectSpecPlusLoss())
+        >>> model.compile(optimizer=keras.optimizers.SGD(180.0))
+        >>> model.fit(sampler.dataset(), steps_per_epoch=sampler.steps_per_epoch, epochs=2)
+    """
+
+    def __init__(self, tower: EmbeddingTower, loss: RetrievalLoss, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.tower = tower
+        self.retrieval_loss = loss
+
+    def build_for_ids(self) -> None:
+        """Builds the model on a dummy int64 batch.
+
+        Call it inside the strategy scope before ``fit``: Keras' automatic
+        build would otherwise trace a first batch through the strategy and
+        can turn the int ids into floats.
+        """
+        ids = tf.zeros([1], tf.int64)
+        self({"user": ids, "item": ids})
+
+    def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
+        return self.tower(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # Extra batch features (e.g. adaptive-τ masks) go to the loss as they are;
+        # id features the tower consumed (e.g. "negative") arrive as embeddings.
+        features = {k: x[k] for k in self.retrieval_loss.required_features if k in x}
+        total = self.retrieval_loss({**features, **y_pred})
+        if self.losses:
+            total += tf.add_n(self.losses)
+        return total
+
+    def tables(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(user_table, item_table)`` used for scoring."""
+        return self.tower.tables(training=False)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            tower=keras.saving.serialize_keras_object(self.tower),
+            loss=keras.saving.serialize_keras_object(self.retrieval_loss),
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> RetrievalModel:
+        config = dict(config)
+        tower = keras.saving.deserialize_keras_object(config.pop("tower"))
+        loss = keras.saving.deserialize_keras_object(config.pop("loss"))
+        return cls(tower=tower, loss=loss, **config)

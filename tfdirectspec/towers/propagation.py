@@ -1,0 +1,202 @@
+"""Graph propagation of LightGCN: the normalised adjacency and the sparse products.
+
+The graph is the bipartite user–item graph of the binary training matrix ``R``
+(``U × I``) on ``n = U + I`` nodes, users first::
+
+    A = [[0, R], [Rᵀ, 0]],   Â = D^-1/2 A D^-1/2 = [[0, R̂], [R̂ᵀ, 0]],
+    R̂ = D_U^-1/2 R D_I^-1/2,
+
+with no self loops; a node of degree 0 gets an all-zero row and column (its
+``D^-1/2`` is taken as 0, not inf). ``Â`` is symmetric.
+
+LightGCN's output combines the layers ``E_k = Â^k E`` (``k = 0..K``)::
+
+    mean:  E_out = (1 / (K + 1)) Σ_k Â^k E     (LightGCN's default)
+    sum:   E_out = Σ_k Â^k E                   (the DirectSpec authors' I + Â + Â² + Â³)
+
+so ``E_out = P(Â) E`` for a polynomial ``P``, and, ``Â`` being symmetric,
+``∂L/∂E = P(Â) ∂L/∂E_out``: the backward pass is the same propagation applied to
+the incoming gradient. :func:`propagate` uses that rather than differentiating
+each sparse product, so it keeps no intermediate layer for the backward pass and
+skips TF's gradient wrt the matrix values (an ``nnz × d`` gather that eager mode
+does not prune).
+
+Only ``R̂`` is stored, as a COO list of the ``nnz(R)`` interactions; nothing of
+size ``n²`` or ``U × I`` is built. A layer is two products, users ← ``R̂`` ·
+items and items ← ``R̂ᵀ`` · users, with TensorFlow's CSR sparse-matrix ops
+(``SparseMatrixMatMul``: Eigen on CPU, cuSPARSE on GPU); ``R̂ᵀ`` is made from
+``R̂`` by the CSR transpose op once per call, so the two blocks are each other's
+transpose by construction. This was the fastest exact candidate of
+``pipelines/bench_propagation.py`` on CPU: about 10× faster than
+``tf.sparse.sparse_dense_matmul`` and 1.7× faster than the CSR product with the
+whole ``Â`` (the two independent block products run concurrently). XLA has no
+sparse matmul kernel, so this must run with ``jit_compile`` off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import tensorflow as tf
+from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops
+
+#: Combinations of the layer outputs that :func:`propagate` accepts.
+COMBINATIONS = ("mean", "sum")
+
+
+def normalized_interactions(
+    train: sp.spmatrix | sp.sparray,
+    num_users: int | None = None,
+    num_items: int | None = None,
+) -> sp.csr_matrix:
+    """Returns ``R̂ = D_U^-1/2 R D_I^-1/2``, the user–item block of ``Â``.
+
+    Args:
+        train: ``U × I`` interaction matrix; any stored non-zero counts as one
+            edge (the matrix is binarised, duplicates collapse).
+        num_users: number of users ``U``; defaults to ``train.shape[0]``. It may
+            exceed the matrix's rows (the extra users have no edges).
+        num_items: number of items ``I``; defaults to ``train.shape[1]``.
+
+    Returns:
+        ``U × I`` float32 CSR matrix with sorted indices and no explicit zeros.
+        Users or items without interactions have empty rows or columns.
+    """
+    train = sp.csr_matrix(train)
+    num_users = train.shape[0] if num_users is None else int(num_users)
+    num_items = train.shape[1] if num_items is None else int(num_items)
+    if train.shape[0] > num_users or train.shape[1] > num_items:
+        raise ValueError(
+            f"train matrix of shape {train.shape} does not fit "
+            f"{num_users} users × {num_items} items"
+        )
+    train.eliminate_zeros()
+    coo = train.tocoo()
+    binary = sp.csr_matrix(
+        (np.ones(coo.nnz, dtype=np.float64), (coo.row, coo.col)), shape=(num_users, num_items)
+    )
+    binary.sum_duplicates()
+    binary.data[:] = 1.0
+    # Normalise in float64 and round once at the end.
+    scaled = (
+        sp.diags(_inv_sqrt(binary.sum(axis=1))) @ binary @ sp.diags(_inv_sqrt(binary.sum(axis=0)))
+    )
+    scaled = sp.csr_matrix(scaled, dtype=np.float32)
+    scaled.sort_indices()
+    return scaled
+
+
+def normalized_adjacency(
+    train: sp.spmatrix | sp.sparray,
+    num_users: int | None = None,
+    num_items: int | None = None,
+) -> sp.csr_matrix:
+    """Returns the whole symmetric ``(U + I) × (U + I)`` float32 ``Â`` (users first).
+
+    Arguments as :func:`normalized_interactions`. The tower stores only ``R̂``;
+    this is for references and benchmarks.
+    """
+    block = normalized_interactions(train, num_users, num_items)
+    adjacency = sp.bmat([[None, block], [block.T, None]], format="csr")
+    adjacency.sort_indices()
+    return adjacency
+
+
+def to_coo(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns ``(indices [nnz, 2] int64, values [nnz] float32)`` in row-major order.
+
+    Row-major (canonical) order is required: TF's COO -> CSR conversion does
+    not check it and silently computes wrong products from unsorted indices.
+    """
+    csr = sp.csr_matrix(matrix)
+    csr.sum_duplicates()
+    csr.sort_indices()
+    coo = csr.tocoo()
+    indices = np.stack([coo.row, coo.col], axis=1).astype(np.int64)
+    return indices, coo.data.astype(np.float32)
+
+
+def layer_weights(num_layers: int, combination: str) -> list[float]:
+    """Returns the coefficients ``c_k`` of ``E_out = Σ_k c_k Â^k E``."""
+    if combination not in COMBINATIONS:
+        raise ValueError(f"combination must be one of {COMBINATIONS}, got {combination!r}")
+    weight = 1.0 / (num_layers + 1) if combination == "mean" else 1.0
+    return [weight] * (num_layers + 1)
+
+
+def csr_matrix(indices: tf.Tensor, values: tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
+    """Builds TF's ``CSRSparseMatrix`` (a variant tensor) from row-major COO arrays.
+
+    Args:
+        indices: ``[nnz, 2]`` int64 indices in row-major order.
+        values: ``[nnz]`` float32 or float64 values.
+        shape: ``(rows, columns)``.
+    """
+    return csr_ops.sparse_tensor_to_csr_sparse_matrix(
+        indices, values, tf.constant(shape, dtype=tf.int64)
+    )
+
+
+def propagate(
+    indices: tf.Tensor,
+    values: tf.Tensor,
+    users: tf.Tensor,
+    items: tf.Tensor,
+    num_layers: int,
+    combination: str = "mean",
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Returns the user and item rows of ``Σ_k c_k Â^k [users; items]``.
+
+    Pure TensorFlow (graph- and GPU-friendly); it must not be XLA-compiled.
+
+    Args:
+        indices: ``[nnz, 2]`` int64 row-major COO indices ``(user, item)`` of ``R̂``.
+        values: ``[nnz]`` values of ``R̂`` (float32 or float64, the dtype of the
+            embeddings).
+        users: ``[U, d]`` layer-0 user embeddings, ``U`` static.
+        items: ``[I, d]`` layer-0 item embeddings, ``I`` static.
+        num_layers: ``K ≥ 0``.
+        combination: ``"mean"`` or ``"sum"``.
+
+    Returns:
+        ``([U, d], [I, d])``. The gradient flows to the embeddings only (the
+        graph is data) and is exact: ``P(Â) g``, ``Â`` being symmetric.
+    """
+    weights = layer_weights(num_layers, combination)
+    if num_layers == 0:
+        return weights[0] * users, weights[0] * items
+    num_users, num_items = users.shape[0], items.shape[0]
+    if num_users is None or num_items is None:
+        raise ValueError("propagate needs embeddings with a static number of rows")
+    # Converted once per call and shared by all layers and the backward pass.
+    block = csr_matrix(indices, values, (num_users, num_items))
+    block_t = csr_ops.sparse_matrix_transpose(block, type=values.dtype)
+
+    def polynomial(x_users: tf.Tensor, x_items: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        out_users, out_items = weights[0] * x_users, weights[0] * x_items
+        for weight in weights[1:]:
+            # Independent products: on CPU they run concurrently.
+            x_users, x_items = (
+                csr_ops.sparse_matrix_mat_mul(block, x_items),
+                csr_ops.sparse_matrix_mat_mul(block_t, x_users),
+            )
+            out_users += weight * x_users
+            out_items += weight * x_items
+        return out_users, out_items
+
+    @tf.custom_gradient
+    def forward(x_users: tf.Tensor, x_items: tf.Tensor):
+        def grad(g_users: tf.Tensor, g_items: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return polynomial(g_users, g_items)
+
+        return polynomial(x_users, x_items), grad
+
+    return forward(users, items)
+
+
+def _inv_sqrt(degree: np.ndarray | np.matrix) -> np.ndarray:
+    """``degree^-1/2`` with 0 (not inf) for degree 0."""
+    degree = np.asarray(degree, dtype=np.float64).ravel()
+    out = np.zeros_like(degree)
+    np.divide(1.0, np.sqrt(degree), out=out, where=degree > 0)
+    return out

@@ -1,0 +1,163 @@
+"""Keras callbacks of a training run: epoch timing, ranking evaluation, loss guard."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+from tfdirectspec.evaluation import full_ranking_metrics
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of the training steps of each epoch.
+
+    Put it first in the callback list: Keras calls ``on_epoch_end`` in list
+    order, so evaluation done by later callbacks is not counted.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+class RankingEvaluation(keras.callbacks.Callback):
+    """Full-ranking evaluation every ``every`` epochs, with model selection on validation.
+
+    On validation epochs it adds ``val_<metric>`` entries (e.g. ``val_ndcg@20``)
+    to the epoch logs, so ``History``, ``CSVLogger`` and ``TensorBoard`` see
+    them, and keeps the weights of the best epoch by ``monitor``. With
+    ``track_test`` it also logs test metrics in :attr:`records` for curves;
+    those are never used for selection.
+
+    Args:
+        train: training interactions (masked when ranking).
+        valid: validation interactions (may be empty: then no selection).
+        test: test interactions, only used with ``track_test``.
+        ks: cut-offs.
+        every: evaluation period in epochs (the last epoch is always evaluated).
+        monitor: validation metric to maximise.
+        track_test: also evaluate the test split on the same epochs.
+        batch_size: users per evaluation block.
+    """
+
+    def __init__(
+        self,
+        train: sp.csr_matrix,
+        valid: sp.csr_matrix,
+        test: sp.csr_matrix,
+        ks: tuple[int, ...] = (10, 20),
+        every: int = 10,
+        monitor: str = "ndcg@20",
+        track_test: bool = False,
+        batch_size: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.train, self.valid, self.test = train, valid, test
+        self.ks, self.every, self.monitor = tuple(ks), int(every), monitor
+        self.track_test, self.batch_size = track_test, batch_size
+        self.records: list[dict] = []
+        self.best_epoch = 0
+        self.best_value = -math.inf
+        self.best_weights: list[np.ndarray] | None = None
+        self._elapsed = 0.0
+
+    @property
+    def has_valid(self) -> bool:
+        return self.valid.nnz > 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._clock = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        done = epoch + 1
+        last = done == self.params.get("epochs")
+        if done % self.every and not last:
+            return
+        record: dict = {"epoch": done, "wall_seconds": time.perf_counter() - self._clock}
+        if logs is not None and "loss" in logs:
+            record["loss"] = float(logs["loss"])
+        users, items = (t.numpy() for t in self.model.tables())
+        if self.has_valid:
+            valid = full_ranking_metrics(
+                users,
+                items,
+                self.valid,
+                exclude=self.train,
+                ks=self.ks,
+                batch_size=self.batch_size,
+            )
+            record["valid"] = valid
+            if logs is not None:
+                logs.update({f"val_{k}": v for k, v in valid.items() if "@" in k})
+            if valid[self.monitor] > self.best_value:
+                self.best_value = valid[self.monitor]
+                self.best_epoch = done
+                self.best_weights = [w.numpy() for w in self.model.trainable_weights]
+        if self.track_test and self.test.nnz:
+            exclude = [self.train, self.valid] if self.has_valid else [self.train]
+            record["test"] = full_ranking_metrics(
+                users,
+                items,
+                self.test,
+                exclude=exclude,
+                ks=self.ks,
+                batch_size=self.batch_size,
+            )
+        self.records.append(record)
+
+    def restore_best(self) -> None:
+        """Loads the best validation weights into the model (no-op without validation)."""
+        if self.best_weights is not None:
+            for variable, value in zip(
+                self.model.trainable_weights, self.best_weights, strict=True
+            ):
+                variable.assign(value)
+
+
+class FiniteLossGuard(keras.callbacks.Callback):
+    """Stops training on a NaN or Inf loss and rolls back to the last good epoch.
+
+    The weights at the end of each epoch whose loss was finite are kept in
+    memory; on a non-finite batch loss training stops, those weights are
+    restored, and :attr:`failure` says where it happened.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failure: str | None = None
+        self.last_good_epoch = 0
+        self._good: list[np.ndarray] | None = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._good = [w.numpy() for w in self.model.trainable_weights]
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = None if logs is None else logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.failure = (
+                f"non-finite loss ({float(loss)}) in epoch {self._epoch + 1}, batch {batch + 1}; "
+                f"kept the weights of epoch {self.last_good_epoch}"
+            )
+            for variable, value in zip(self.model.trainable_weights, self._good, strict=True):
+                variable.assign(value)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.failure is None:
+            self._good = [w.numpy() for w in self.model.trainable_weights]
+            self.last_good_epoch = epoch + 1

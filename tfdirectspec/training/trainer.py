@@ -1,0 +1,173 @@
+"""One training run: data → sampler → ``model.fit`` → selection → test metrics.
+
+This is the library entry point behind ``tfdirectspec train``; Keras scripts
+can call :func:`train` directly or assemble the same parts themselves (see
+``pipelines/train_keras.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfdirectspec.data import InteractionData, InteractionSampler, load_data_dir, load_dataset
+from tfdirectspec.evaluation import full_ranking_metrics, spectrum_summary
+from tfdirectspec.models import RetrievalModel
+from tfdirectspec.training.builders import build_loss, build_tower
+from tfdirectspec.training.callbacks import EpochTimer, FiniteLossGuard, RankingEvaluation
+from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.optimizers import make_optimizer
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run produced: the trained model, its data and its ``metrics.json`` record."""
+
+    model: RetrievalModel
+    data: InteractionData
+    metrics: dict[str, Any]
+    history: keras.callbacks.History
+    failure: str | None = None
+
+
+def load_data(config: TrainConfig) -> InteractionData:
+    """The run's data, with the validation split carved out when asked."""
+    if config.data_dir is not None:
+        data = load_data_dir(config.data_dir)
+    else:
+        data = load_dataset(config.dataset)
+    return data.with_validation(config.valid_fraction, config.seed)
+
+
+def sampler_for(config: TrainConfig, data: InteractionData) -> InteractionSampler:
+    """The training sampler the config's loss needs."""
+    loss = build_loss(config)
+    features = set(loss.required_features)
+    return InteractionSampler(
+        data.train,
+        batch_size=config.batch_size,
+        scheme=config.sampler,
+        negatives="negative" in features,
+        shared_masks="user_shared" in features,
+        seed=config.seed,
+    )
+
+
+def build_model(config: TrainConfig, data: InteractionData, steps_per_epoch: int) -> RetrievalModel:
+    """A compiled :class:`RetrievalModel`; call inside the strategy scope."""
+    model = RetrievalModel(build_tower(config, data.train), build_loss(config))
+    model.build_for_ids()
+    optimizer = make_optimizer(config.optimizer, config.lr, steps_per_epoch, config.lr_decay)
+    # Keras 3.15 / TF 2.21 fail ("You must feed a value for placeholder") when a
+    # multi-replica strategy runs several steps per execution, even for a plain
+    # Dense model; such strategies run one step per execution.
+    steps_per_execution = config.steps_per_execution
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        steps_per_execution = 1
+    # Sparse matmuls (LightGCN) have no XLA kernel, so the step is not jit-compiled.
+    model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False)
+    return model
+
+
+def train(
+    config: TrainConfig,
+    data: InteractionData | None = None,
+    strategy: tf.distribute.Strategy | None = None,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Trains one model and evaluates it on the test split.
+
+    With ``valid_fraction > 0`` the reported model is the epoch with the best
+    validation NDCG@K (largest K); with 0 (the authors' protocol) it is the
+    final model. Test metrics mask train (and validation) items.
+
+    Args:
+        config: the run's hyper-parameters (validated here).
+        data: the data to use; loaded from ``config`` when None.
+        strategy: a ``tf.distribute`` strategy (default: the current one).
+        callbacks: extra Keras callbacks (e.g. TensorBoard).
+        verbose: passed to ``model.fit``.
+    """
+    config.validate()
+    keras.utils.set_random_seed(config.seed)
+    if data is None:
+        data = load_data(config)
+    elif config.valid_fraction and data.valid.nnz == 0:
+        data = data.with_validation(config.valid_fraction, config.seed)
+    sampler = sampler_for(config, data)
+    steps = sampler.steps_per_epoch
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build_model(config, data, steps)
+
+    timer, guard = EpochTimer(), FiniteLossGuard()
+    evaluation = RankingEvaluation(
+        data.train,
+        data.valid,
+        data.test,
+        ks=config.ks,
+        every=config.eval_every,
+        monitor=f"ndcg@{max(config.ks)}",
+        track_test=config.track_test,
+        batch_size=config.eval_batch_size,
+    )
+    history = model.fit(
+        sampler.dataset(),
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        callbacks=[timer, guard, evaluation, *callbacks],
+        verbose=verbose,
+    )
+    evaluation.restore_best()
+    metrics = _final_metrics(config, data, model, timer, evaluation, guard)
+    return TrainResult(model, data, metrics, history, guard.failure)
+
+
+def _final_metrics(
+    config: TrainConfig,
+    data: InteractionData,
+    model: RetrievalModel,
+    timer: EpochTimer,
+    evaluation: RankingEvaluation,
+    guard: FiniteLossGuard,
+) -> dict[str, Any]:
+    users, items = (t.numpy() for t in model.tables())
+    exclude = [data.train, data.valid] if data.valid.nnz else [data.train]
+    test = (
+        full_ranking_metrics(
+            users,
+            items,
+            data.test,
+            exclude=exclude,
+            ks=config.ks,
+            batch_size=config.eval_batch_size,
+        )
+        if data.test.nnz
+        else {}
+    )
+    epochs_run = len(timer.seconds)
+    valid = {}
+    best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
+    if evaluation.has_valid and evaluation.best_weights is not None:
+        best_epoch = evaluation.best_epoch
+        valid = next(r["valid"] for r in evaluation.records if r["epoch"] == best_epoch)
+    return {
+        "test": test,
+        "valid": valid,
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "train_seconds": sum(timer.seconds),
+        "seconds_per_epoch": sum(timer.seconds) / max(epochs_run, 1),
+        "seconds_per_epoch_median": statistics.median(timer.seconds) if timer.seconds else 0.0,
+        "steps_per_epoch": evaluation.params.get("steps") if evaluation.params else None,
+        "erank": spectrum_summary(users, items),
+        "history": evaluation.records,
+        "data": data.summary(),
+        "config": config.to_dict(),
+        "failure": guard.failure,
+    }
