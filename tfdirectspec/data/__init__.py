@@ -7,7 +7,7 @@ Typical use::
     data = load_dataset("citeulike").with_validation(0.1, seed=0)
     data.train  # scipy.sparse.csr_matrix, users x items, binary float32
 
-Negative samplers live in :mod:`tfdirectspec.data.samplers` and are imported from there.
+Training batches come from :class:`InteractionSampler` (tf.data, :mod:`tfdirectspec.data.samplers`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from tfdirectspec.data.datasets import (
 from tfdirectspec.data.download import default_cache_dir, download
 from tfdirectspec.data.interactions import InteractionData, from_pairs
 from tfdirectspec.data.readers import read_interactions
+from tfdirectspec.data.samplers import InteractionSampler
 from tfdirectspec.data.splits import split_by_ratio
 
 __all__ = [
     "DATASETS",
     "InteractionData",
+    "InteractionSampler",
     "default_cache_dir",
     "download",
     "from_pairs",

@@ -1,9 +1,9 @@
 """Run directories: what ``tfdirectspec train`` writes, written atomically.
 
-A run directory holds ``model.keras`` (the trainable model), ``metrics.json``
-and the raw-id maps. It is assembled in a hidden temporary folder beside the
-target and renamed into place only when complete, so an interrupted or failed
-run leaves nothing half-written at ``--output``.
+A run directory holds ``model.keras`` (the trainable model), ``metrics.json``,
+the raw-id maps and ``logs/`` (TensorBoard). It is assembled in a hidden
+folder beside the target and renamed into place only when complete, so an
+interrupted or failed run leaves nothing half-written at ``--output``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +32,50 @@ def check_output(path: str | Path, overwrite: bool) -> Path:
     return path
 
 
-def write_run(
-    path: str | Path, model: keras.Model, metrics: dict[str, Any], data, overwrite: bool = False
-) -> Path:
-    """Writes a complete run directory at ``path`` (atomic rename)."""
-    path = check_output(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
-    try:
-        model.save(staging / MODEL_FILE)
-        data.save_id_maps(staging)
-        write_json(staging / METRICS_FILE, metrics)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return path
+class RunWriter:
+    """Assembles a run directory in ``<parent>/.<name>.partial`` and renames it when done.
+
+    The staging folder exists for the whole run, so TensorBoard logs and
+    checkpoints written during training land in it (see :attr:`logdir`), and
+    only a complete run ever appears at ``path``.
+
+    Example:
+        >>> writer = RunWriter("runs/demo", overwrite=False)
+        >>> result = train(config, callbacks=[keras.callbacks.TensorBoard(writer.logdir)])
+        >>> writer.commit(result.model, result.metrics, result.data)
+    """
+
+    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+        self.path = check_output(path, overwrite)
+        self.overwrite = overwrite
+        self.staging = self.path.parent / f".{self.path.name}.partial"
+        if self.staging.exists() and not resume:
+            shutil.rmtree(self.staging)  # left by a killed run that is not resumed
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def logdir(self) -> Path:
+        """TensorBoard log folder inside the run."""
+        return self.staging / "logs"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Checkpoint folder inside the run (for resuming)."""
+        return self.staging / "checkpoints"
+
+    def commit(self, model: keras.Model, metrics: dict[str, Any], data) -> Path:
+        """Writes model, metrics and id maps, then moves the run into place."""
+        model.save(self.staging / MODEL_FILE)
+        data.save_id_maps(self.staging)
+        write_json(self.staging / METRICS_FILE, metrics)
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.staging, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Removes the staging folder."""
+        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def write_json(path: str | Path, value: Any) -> None:
