@@ -48,6 +48,10 @@ class RetrievalModel(keras.Model):
         ids = tf.zeros([1], tf.int64)
         self({"user": ids, "item": ids})
 
+    def build_from_config(self, config: dict) -> None:
+        # Towers create their weights in __init__; one call marks the model built.
+        self.build_for_ids()
+
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         return self.tower(inputs, training=training)
 

@@ -53,7 +53,8 @@ class LightGCNTower(EmbeddingTower):
     what ``from_config`` followed by weight loading relies on.
 
     The propagation runs TensorFlow's CSR sparse matmul, which XLA cannot
-    compile: use the tower with ``jit_compile=False``.
+    compile: the tower sets ``supports_jit = False``, so Keras compiles models
+    holding it with ``jit_compile=False``; do not wrap it in an XLA function.
 
     Args:
         num_users: number of users ``U``.
@@ -97,6 +98,9 @@ class LightGCNTower(EmbeddingTower):
         self.combination = combination
         self.seed = seed
         self.num_edges = int(num_edges)
+        # XLA has no sparse matmul kernel: this makes Keras resolve
+        # compile(jit_compile="auto" or True) to False for models holding the tower.
+        self.supports_jit = False
         self.user_embeddings = self.add_weight(
             name="user_embeddings",
             shape=(self.num_users, self.embedding_dim),

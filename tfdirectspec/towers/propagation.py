@@ -187,11 +187,19 @@ def propagate(
     @tf.custom_gradient
     def forward(x_users: tf.Tensor, x_items: tf.Tensor):
         def grad(g_users: tf.Tensor, g_items: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            return polynomial(g_users, g_items)
+            # Gathers of batch rows send IndexedSlices; the products need dense.
+            return polynomial(_dense(g_users, x_users), _dense(g_items, x_items))
 
         return polynomial(x_users, x_items), grad
 
     return forward(users, items)
+
+
+def _dense(gradient: tf.Tensor | tf.IndexedSlices | None, like: tf.Tensor) -> tf.Tensor:
+    """An incoming gradient as a dense tensor (zeros when the output was unused)."""
+    if gradient is None:
+        return tf.zeros_like(like)
+    return tf.convert_to_tensor(gradient)
 
 
 def _inv_sqrt(degree: np.ndarray | np.matrix) -> np.ndarray:

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tfdirectspec.data import InteractionData, InteractionSampler, load_data_dir, load_dataset
+from tfdirectspec.errors import InputError
 from tfdirectspec.evaluation import full_ranking_metrics, spectrum_summary
 from tfdirectspec.models import RetrievalModel
 from tfdirectspec.training.builders import build_loss, build_tower
@@ -99,6 +100,8 @@ def train(
         data = load_data(config)
     elif config.valid_fraction and data.valid.nnz == 0:
         data = data.with_validation(config.valid_fraction, config.seed)
+    if max(config.ks) > data.num_items:
+        raise InputError(f"--ks: K={max(config.ks)} exceeds the number of items ({data.num_items})")
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
     strategy = strategy or tf.distribute.get_strategy()

@@ -7,6 +7,9 @@ from typing import Any
 
 from tfdirectspec.training.config import read_config_file
 
+#: Dataset whose entries serve as recipes for datasets without their own.
+FALLBACK_DATASET = "citeulike"
+
 
 def zoo_dirs() -> list[Path]:
     """Folders that hold zoo configs: the installed copy, then a source checkout's ``models/``."""
@@ -29,11 +32,25 @@ def find_entry(name: str) -> Path | None:
 
 
 def zoo_defaults(dataset: str | None, tower: str, loss: str) -> dict[str, Any]:
-    """The zoo's hyper-parameters for (dataset, tower, loss), or ``{}`` if it has none."""
-    if dataset is None:
-        return {}
-    path = find_entry(entry_name(dataset, tower, loss))
-    return {} if path is None else read_config_file(path)
+    """The zoo's hyper-parameters for (dataset, tower, loss).
+
+    A dataset without its own entry (e.g. ``--data-dir``) gets the recipe of
+    the same tower and loss on CiteULike, then of MF with that loss, so that
+    ``--loss bpr`` means BPR's recipe (Adam) and not DirectSpec+'s (SGD, lr 180).
+    Returns ``{}`` when the zoo has nothing for the loss.
+    """
+    candidates = [(dataset, tower), (FALLBACK_DATASET, tower), (FALLBACK_DATASET, "mf")]
+    for index, (name, tower_name) in enumerate(candidates):
+        if name is None:
+            continue
+        path = find_entry(entry_name(name, tower_name, loss))
+        if path is not None:
+            values = read_config_file(path)
+            if index > 0:
+                for key in ("dataset", "data_dir", "name", "tower"):
+                    values.pop(key, None)
+            return values
+    return {}
 
 
 def list_entries() -> list[str]:

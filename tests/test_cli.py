@@ -1,0 +1,146 @@
+"""The `tfdirectspec train` / `evaluate` commands: end to end and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tfdirectspec.cli import main
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for user in range(40):
+        items = rng.choice(50, 8, replace=False)
+        train += [(user, i) for i in items[:6]]
+        test += [(user, i) for i in items[6:]]
+    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
+    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
+    return folder
+
+
+def _train(data_dir, output, *extra):
+    argv = ["train", "--data-dir", str(data_dir), "--output", str(output), "--verbose", "0"]
+    return main([*argv, "--epochs", "2", "--batch-size", "32", "--eval-every", "1", *extra])
+
+
+def test_train_writes_run_directory_and_evaluate_reproduces_it(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(data_dir, out, "--valid-fraction", "0.2", "--seed", "3") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("ndcg@20", "recall@20", "ndcg@10", "recall@10"):
+        assert 0 <= metrics["test"][key] <= 1
+        assert key in metrics["valid"]
+    for key in ("best_epoch", "epochs_run", "train_seconds", "seconds_per_epoch", "config"):
+        assert key in metrics
+    assert set(metrics["erank"]) == {"user", "item", "all"}
+    assert metrics["config"]["loss"] == "directspec+" and metrics["config"]["lr"] == 180.0
+    assert metrics["epochs_run"] == 2
+    assert (out / "model.keras").is_file()
+    assert not list(tmp_path.glob(".*partial"))
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    again = json.loads(capsys.readouterr().out)["test"]
+    for key in ("ndcg@20", "recall@20"):
+        assert again[key] == pytest.approx(metrics["test"][key], abs=1e-6)
+
+
+def test_same_seed_same_model(data_dir, tmp_path):
+    for name in ("a", "b"):
+        assert _train(data_dir, tmp_path / name, "--loss", "bpr", "--seed", "5") == 0
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())["test"]
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())["test"]
+    assert a == b
+
+
+def test_existing_output_is_refused_unless_overwrite(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    assert _train(data_dir, out) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--output" in err and "--overwrite" in err
+    assert (out / "keep.txt").exists()
+    assert _train(data_dir, out, "--overwrite") == 0
+    assert not (out / "keep.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--lr", "-1"], "--lr"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--dim", "0"], "--dim"),
+        (["--epochs", "0"], "--epochs"),
+        (["--ks", "20", "500"], "--ks"),
+        (["--valid-fraction", "1.5"], "--valid-fraction"),
+        (["--tau0", "2.5"], "--tau0"),
+        (["--layers", "50", "--tower", "lightgcn"], "--layers"),
+    ],
+)
+def test_bad_flags_fail_with_one_line_and_write_nothing(
+    data_dir, tmp_path, capsys, flags, expected
+):
+    out = tmp_path / "run"
+    assert _train(data_dir, out, *flags) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tfdirectspec: error:") and expected in err and "\n" not in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [(["--loss", "nope"], "--loss"), (["--tower", "nope"], "--tower")],
+)
+def test_unknown_names_are_usage_errors(data_dir, tmp_path, capsys, flags, expected):
+    with pytest.raises(SystemExit) as exit_info:
+        _train(data_dir, tmp_path / "run", *flags)
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    assert main(["train", "--dataset", "movielens-9m", "--output", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "movielens-9m" in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("0\t1\n1\n", "train.tsv:2"),
+        ("0\t1\nx\t2\n", "train.tsv:2"),
+        ("0\t1\n-3\t2\n", "train.tsv:2"),
+        ("", "train.tsv"),
+    ],
+)
+def test_malformed_data_names_file_and_line(tmp_path, capsys, content, expected):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "train.tsv").write_text(content)
+    (folder / "test.tsv").write_text("0\t1\n")
+    assert _train(folder, tmp_path / "run") == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_weights(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = _train(data_dir, out, "--loss", "bpr", "--optimizer", "sgd", "--lr", "1e30")
+    assert code == 1
+    assert "non-finite loss" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "non-finite" in metrics["failure"]
+    assert np.isfinite(metrics["erank"]["all"])
+
+
+def test_evaluate_refuses_unfinished_run(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    assert main(["evaluate", str(tmp_path / "half")]) == 2
+    assert "not a finished run" in capsys.readouterr().err

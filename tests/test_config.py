@@ -1,0 +1,79 @@
+"""Config resolution: defaults < zoo entry < --config file < flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from tfdirectspec.cli import build_parser
+from tfdirectspec.commands.train import resolve_config
+from tfdirectspec.errors import InputError
+from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.zoo import list_entries, zoo_defaults
+
+
+def _config(*argv):
+    return resolve_config(build_parser().parse_args(["train", *argv]))
+
+
+def test_no_flags_is_directspec_plus_mf_on_citeulike_with_the_authors_recipe():
+    c = _config()
+    assert (c.dataset, c.tower, c.loss) == ("citeulike", "mf", "directspec+")
+    assert (c.optimizer, c.lr, c.lr_decay, c.batch_size, c.alpha, c.tau, c.shrink) == (
+        "sgd",
+        180.0,
+        0.9995,
+        256,
+        1.0,
+        3.0,
+        0.03,
+    )
+
+
+def test_zoo_entry_sets_defaults_and_flags_override():
+    c = _config("--loss", "bpr")
+    assert (c.optimizer, c.lr, c.batch_size, c.reg) == ("adam", 0.001, 2048, 1e-4)
+    c = _config("--loss", "bpr", "--batch-size", "512")
+    assert c.batch_size == 512 and c.optimizer == "adam"
+
+
+def test_config_file_between_zoo_and_flags(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('loss = "directspec+"\ntau = 5.0\nepochs = 7\n')
+    c = _config("--config", str(path), "--epochs", "9")
+    assert (c.tau, c.epochs, c.lr) == (5.0, 9, 180.0)
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("tau = \n")
+    with pytest.raises(InputError, match="bad.toml"):
+        _config("--config", str(bad))
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("taux = 1.0\n")
+    with pytest.raises(InputError, match="unknown.toml: unknown key"):
+        _config("--config", str(unknown))
+    with pytest.raises(InputError, match="no such config"):
+        _config("--config", str(tmp_path / "missing.toml"))
+
+
+def test_data_dir_gets_the_loss_recipe_from_the_zoo():
+    values = zoo_defaults("my-data", "mf", "bpr")
+    assert values["optimizer"] == "adam" and "dataset" not in values
+
+
+def test_every_zoo_entry_is_a_valid_config():
+    entries = list_entries()
+    assert {
+        "citeulike-mf-directspec-plus",
+        "citeulike-mf-bpr",
+        "citeulike-mf-positive-only",
+        "citeulike-mf-directspec",
+        "citeulike-mf-directspec-plus-adaptive",
+        "citeulike-mf-directau",
+        "citeulike-mf-ssm",
+    } <= set(entries)
+    from tfdirectspec.training.config import read_config_file
+    from tfdirectspec.training.zoo import find_entry
+
+    for name in entries:
+        TrainConfig().updated(read_config_file(find_entry(name)), name).validate()
