@@ -33,10 +33,13 @@ def load_pairs(path: Path, num_users: int, num_items: int) -> np.ndarray:
     pairs = np.loadtxt(path, dtype=np.int64, delimiter="\t", ndmin=2)
     if pairs.shape[1] != 2:
         raise SystemExit(f"{path}: expected two columns, got {pairs.shape[1]}")
-    if pairs.size and (pairs.min() < 0 or pairs[:, 0].max() >= num_users
-                       or pairs[:, 1].max() >= num_items):
-        raise SystemExit(f"{path}: ids outside {num_users} users x {num_items} items "
-                         "(see --num-users / --num-items)")
+    if pairs.size and (
+        pairs.min() < 0 or pairs[:, 0].max() >= num_users or pairs[:, 1].max() >= num_items
+    ):
+        raise SystemExit(
+            f"{path}: ids outside {num_users} users x {num_items} items "
+            "(see --num-users / --num-items)"
+        )
     return pairs
 
 
@@ -73,12 +76,15 @@ def cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags, run the benchmark and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="directory with train.tsv and test.tsv (default: random split)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory with train.tsv and test.tsv (default: random split)",
+    )
     parser.add_argument("--num-users", type=int, default=5551)
     parser.add_argument("--num-items", type=int, default=16980)
-    parser.add_argument("--train-pairs", type=int, default=166025,
-                        help="random split only")
+    parser.add_argument("--train-pairs", type=int, default=166025, help="random split only")
     parser.add_argument("--test-pairs", type=int, default=44512, help="random split only")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--ks", type=int, nargs="+", default=[10, 20])

@@ -252,8 +252,7 @@ def make_candidates(
             bipartite_csr_transpose_a,
         ),
         "bipartite_csr+symgrad [tower]": (
-            "(4) R̂ only, R̂ᵀ by one CSR transpose per call, custom gradient "
-            "(propagation.propagate)",
+            "(4) R̂ only, R̂ᵀ by one CSR transpose per call, custom gradient (propagation.propagate)",
             library,
         ),
         "sdmm_int32+symgrad fp16": (

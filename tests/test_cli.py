@@ -144,3 +144,18 @@ def test_evaluate_refuses_unfinished_run(tmp_path, capsys):
     (tmp_path / "half").mkdir()
     assert main(["evaluate", str(tmp_path / "half")]) == 2
     assert "not a finished run" in capsys.readouterr().err
+
+
+def test_test_fraction_splits_a_folder_without_test(tmp_path, data_dir):
+    folder = tmp_path / "only-train"
+    folder.mkdir()
+    (folder / "train.tsv").write_text((data_dir / "train.tsv").read_text())
+    out = tmp_path / "run"
+    assert _train(folder, out, "--test-fraction", "0.2") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["test"] > 0 and metrics["test"]["users_evaluated"] > 0
+
+
+def test_test_fraction_refused_when_data_has_a_test_split(data_dir, tmp_path, capsys):
+    assert _train(data_dir, tmp_path / "run", "--test-fraction", "0.2") == 2
+    assert "--test-fraction" in capsys.readouterr().err

@@ -20,6 +20,9 @@ EXIT_USAGE = 2
 COMMANDS = {
     "train": "tfdirectspec.commands.train",
     "evaluate": "tfdirectspec.commands.evaluate",
+    "export": "tfdirectspec.commands.export",
+    "recommend": "tfdirectspec.commands.recommend",
+    "spectrum": "tfdirectspec.commands.spectrum",
 }
 
 

@@ -44,6 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="validation share of each user's train items (0 = authors' protocol)",
     )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        help="carve a test split per user from a --data-dir that has none",
+    )
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
     p.add_argument("--ks", type=int, nargs="+", help="cut-offs K (default 10 20)")
     p.add_argument(
@@ -55,15 +60,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps-per-execution", type=int)
     p.add_argument("--output", help="run directory to write (default runs/<name>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the interrupted run whose --output was DIR from its last checkpoint "
+        "(same config, same batch stream)",
+    )
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None)
+    # Diagnostics (not training keys: see DIAGNOSTIC_FLAGS).
+    p.add_argument(
+        "--no-spectrum",
+        action="store_true",
+        help="do not write spectrum summaries (effective rank etc.) to TensorBoard",
+    )
+    p.add_argument(
+        "--spectrum-every",
+        type=int,
+        metavar="N",
+        help="write spectrum summaries every N epochs (default: the evaluation period)",
+    )
+    p.add_argument(
+        "--projector",
+        action="store_true",
+        help="export the final embeddings and ids for the TensorBoard projector",
+    )
+
+
+#: Flags of the diagnostics callbacks, which are not TrainConfig keys.
+DIAGNOSTIC_FLAGS = ("no_spectrum", "spectrum_every", "projector")
 
 
 def resolve_config(args: argparse.Namespace):
-    """defaults < zoo entry < --config file < flags."""
+    """defaults < zoo entry < --config file < flags (``--resume``: the run's saved config)."""
     from tfdirectspec.training.config import TrainConfig, read_config_file
     from tfdirectspec.training.zoo import entry_name, zoo_defaults
 
-    skip = {"command", "config", "output", "overwrite", "verbose"}
+    if getattr(args, "resume", None):
+        return resumed_config(args)
+
+    skip = {"command", "config", "output", "overwrite", "verbose", *DIAGNOSTIC_FLAGS}
     flags = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if "data_dir" in flags:
         flags["dataset"] = None
@@ -82,17 +117,35 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
-    from tfdirectspec.training.run_dir import RunWriter
+    from tfdirectspec.training.run_dir import RunWriter, write_json
     from tfdirectspec.training.trainer import train
 
-    output = Path(args.output or f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    writer = RunWriter(output, overwrite=args.overwrite)
+    resume = bool(getattr(args, "resume", None))
+    default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    output = Path(args.resume or args.output or default)
+    writer = RunWriter(output, overwrite=args.overwrite, resume=resume)
+    if not resume:
+        # The resolved config, so that `--resume` continues with exactly this run.
+        write_json(writer.staging / RESUME_CONFIG_FILE, config.to_dict())
     verbose = "auto" if args.verbose is None else args.verbose
     try:
-        result = train(config, callbacks=extra_callbacks(args, writer), verbose=verbose)
+        callbacks = [checkpoint_callback(writer), *extra_callbacks(args, writer)]
+        result = train(
+            config,
+            callbacks=callbacks,
+            verbose=verbose,
+            initial_epoch=checkpointed_epoch(writer),
+        )
         writer.commit(result.model, result.metrics, result.data)
     except BaseException:
-        writer.abort()
+        if checkpointed_epoch(writer):
+            print(
+                f"tfdirectspec: run interrupted; continue it with: "
+                f"tfdirectspec train --resume {output}",
+                file=sys.stderr,
+            )
+        else:
+            writer.abort()
         raise
     m = result.metrics
     summary = {
@@ -111,5 +164,103 @@ def run(args: argparse.Namespace) -> int:
 
 
 def extra_callbacks(args: argparse.Namespace, writer) -> list:
-    """Callbacks the command adds to the library's own (logging, diagnostics)."""
-    return []
+    """Callbacks the command adds to the library's own (logging, diagnostics).
+
+    The Keras ``TensorBoard`` callback writes loss and the ``val_*`` ranking metrics under
+    ``logs/train`` and ``logs/validation``; :class:`SpectrumSummary` writes the
+    ``spectrum/*`` tags under ``logs/spectrum`` (unless ``--no-spectrum``), every
+    ``--spectrum-every`` epochs (default: the evaluation period); ``--projector`` exports
+    the final embeddings for the projector.
+    """
+    import functools
+
+    import keras
+
+    from tfdirectspec.diagnostics import ProjectorExport, SpectrumSummary
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.training.trainer import load_data
+
+    config = resolve_config(args)
+    if args.spectrum_every is not None and args.spectrum_every <= 0:
+        raise InputError(f"--spectrum-every must be positive, got {args.spectrum_every}")
+    # train() loads the data itself and does not hand it to callbacks; the diagnostics
+    # reload it (deterministically, same split) only if and when they start.
+    data = functools.cache(lambda: load_data(config))
+    callbacks = [
+        keras.callbacks.TensorBoard(str(writer.logdir), write_graph=False, profile_batch=0)
+    ]
+    if not args.no_spectrum:
+        every = args.spectrum_every or config.eval_every
+        callbacks.append(SpectrumSummary(writer.logdir, every=every, train=lambda: data().train))
+    if args.projector:
+
+        def ids():
+            return data().user_ids, data().item_ids
+
+        callbacks.append(ProjectorExport(writer.logdir, ids=ids))
+    return callbacks
+
+
+#: The resolved config of a run, written to its staging folder at the start.
+RESUME_CONFIG_FILE = "config.json"
+#: Flags that may accompany ``--resume`` (they do not change the training).
+RESUME_FLAGS = ("command", "resume", "verbose", *DIAGNOSTIC_FLAGS)
+
+
+def resumed_config(args: argparse.Namespace):
+    """The saved config of the interrupted run ``--resume DIR``.
+
+    Raises:
+        InputError: training flags given with ``--resume``, a finished run at
+            ``DIR``, or no interrupted run of ``DIR``.
+    """
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.training.config import TrainConfig
+
+    given = [
+        k
+        for k, v in vars(args).items()
+        if k not in RESUME_FLAGS and v is not None and v is not False
+    ]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise InputError(f"--resume continues with the run's saved config; drop {flag}")
+    path = Path(args.resume)
+    if path.exists():
+        raise InputError(f"--resume: {path} is a finished run (nothing to resume)")
+    # RunWriter's staging folder for `path` (see tfdirectspec.training.run_dir).
+    file = path.parent / f".{path.name}.partial" / RESUME_CONFIG_FILE
+    if not file.is_file():
+        raise InputError(f"--resume: no interrupted run of {path} (no {file})")
+    try:
+        values = json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"--resume: {file}: unreadable ({error})") from None
+    return TrainConfig().updated(values, str(file)).validate()
+
+
+def checkpoint_callback(writer):
+    """``BackupAndRestore`` into the run's staging folder, saved at every epoch end.
+
+    Epoch-end checkpoints make a resumed run exact: the sampler is stateless, so
+    the run continues with the batches an uninterrupted run would have drawn
+    (``train(initial_epoch=...)`` starts the stream there). The checkpoint is
+    deleted when training completes.
+    """
+    import keras
+
+    return keras.callbacks.BackupAndRestore(
+        str(writer.checkpoint_dir), save_freq="epoch", delete_checkpoint=True
+    )
+
+
+def checkpointed_epoch(writer) -> int:
+    """Epochs completed by the staged run's last checkpoint (0 when there is none)."""
+    staged = Path(writer.checkpoint_dir)
+    metadata = staged / "training_metadata.json"
+    if not (metadata.is_file() and (staged / "latest.weights.h5").is_file()):
+        return 0
+    try:
+        return int(json.loads(metadata.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0

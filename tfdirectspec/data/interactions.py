@@ -128,13 +128,37 @@ class InteractionData:
             return self
         if self.valid.nnz:
             raise ValueError("the data already has a validation split")
+        return self._hold_out(fraction, seed, "valid")
+
+    def with_test_split(self, fraction: float, seed: int) -> InteractionData:
+        """Moves a random share of each user's train items to ``test`` (same rule as validation).
+
+        For data that comes without a test split (``load_data_dir`` of a folder with
+        only a train file).
+
+        Raises:
+            InputError: ``fraction`` is outside ``[0, 1)``, or the data already has a test split.
+
+        Example:
+            >>> data = from_pairs([[0, i] for i in range(10)])
+            >>> data.with_test_split(0.2, seed=1).summary()["test"]
+            2
+        """
+        fraction = check_fraction(fraction, "test fraction")
+        if fraction == 0.0:
+            return self
+        if self.test.nnz:
+            raise InputError(f"--test-fraction: {self.name or 'the data'} already has a test split")
+        return self._hold_out(fraction, seed, "test")
+
+    def _hold_out(self, fraction: float, seed: int, into: str) -> InteractionData:
         rows = np.repeat(np.arange(self.num_users), np.diff(self.train.indptr))
         mask = holdout_mask(rows, fraction, np.random.default_rng(seed))
         shape = self.train.shape
         return dataclasses.replace(
             self,
             train=_select_entries(self.train, rows, ~mask, shape),
-            valid=_select_entries(self.train, rows, mask, shape),
+            **{into: _select_entries(self.train, rows, mask, shape)},
         )
 
     def user_index(self, raw_ids) -> np.ndarray:

@@ -15,9 +15,10 @@ Everything here is computed without a dense ``users × items`` (or ``n × n``) m
       uniformity(X) = log mean_{j ≠ k} exp(−2 ‖x̂_j − x̂_k‖²)   (over a fixed row sample of X)
       uniformity = ½ (uniformity(U) + uniformity(I))
 
-  Alignment lies in ``[0, 4]`` (lower: positives closer); uniformity in ``[−4, 0]`` (lower:
-  more uniform on the sphere). Uniformity needs only the ``m × m`` Gram of an ``m``-row
-  sample (``m`` = 2048 by default), since ``‖x̂_j − x̂_k‖² = 2 − 2 x̂_j·x̂_k``.
+  Alignment lies in ``[0, 4]`` (lower: positives closer). Uniformity lies in ``[−8, 0]``:
+  0 when all rows coincide (complete collapse), about −4 for rows spread uniformly over a
+  high-dimensional sphere (lower: more uniform). It needs only the ``m × m`` Gram of an
+  ``m``-row sample (``m`` = 2048 by default), since ``‖x̂_j − x̂_k‖² = 2 − 2 x̂_j·x̂_k``.
 
 The callback writes these to TensorBoard (see :class:`SpectrumSummary` for the tags).
 """
@@ -117,10 +118,11 @@ def uniformity(table, rows: np.ndarray | None = None) -> float:
 
     Args:
         table: ``[n, d]`` embedding table.
-        rows: indices of the rows to use (default: all; keep ``m`` to a few thousand).
+        rows: indices of the rows to use (default: all; keep ``m`` to a few thousand;
+            an empty sample gives ``nan``).
 
     Returns:
-        A float in ``[−4, 0]``; ``nan`` for fewer than two rows.
+        A float in ``[−8, 0]``; ``nan`` for fewer than two rows.
 
     Example:
         >>> import numpy as np
@@ -129,7 +131,7 @@ def uniformity(table, rows: np.ndarray | None = None) -> float:
     """
     x = np.asarray(table)
     if rows is not None:
-        x = x[np.asarray(rows)]
+        x = x[np.asarray(rows, dtype=np.int64)]
     m = x.shape[0]
     if m < 2:
         return math.nan
@@ -225,7 +227,8 @@ def spectrum_stats(
         items: ``[I, d]`` item table.
         pairs: ``[P, 2]`` (user, item) training pairs for the alignment (None: ``nan``).
         user_rows, item_rows: row samples for the uniformity (None: all rows; pass a
-            sample for tables beyond a few thousand rows, the cost is ``O(m² d)``).
+            sample for tables beyond a few thousand rows, the cost is ``O(m² d)``; pass
+            ``[]`` to skip it: ``nan``).
 
     Example:
         >>> import numpy as np

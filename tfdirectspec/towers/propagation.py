@@ -26,10 +26,13 @@ size ``n²`` or ``U × I`` is built. A layer is two products, users ← ``R̂`` 
 items and items ← ``R̂ᵀ`` · users, with TensorFlow's CSR sparse-matrix ops
 (``SparseMatrixMatMul``: Eigen on CPU, cuSPARSE on GPU); ``R̂ᵀ`` is made from
 ``R̂`` by the CSR transpose op once per call, so the two blocks are each other's
-transpose by construction. This was the fastest exact candidate of
-``pipelines/bench_propagation.py`` on CPU: about 10× faster than
-``tf.sparse.sparse_dense_matmul`` and 1.7× faster than the CSR product with the
-whole ``Â`` (the two independent block products run concurrently). XLA has no
+transpose by construction (which the symmetric gradient relies on).
+
+Why these ops (``pipelines/bench_propagation.py``, Gowalla, d = 64, K = 3, 2-core
+CPU): TF's CSR product is 5–10× faster than ``tf.sparse.sparse_dense_matmul``
+and than gather + segment sums, forward and backward alike. Within the CSR
+variants, the whole ``Â`` and the two ``R̂``/``R̂ᵀ`` blocks time the same; the
+blocks store half the graph and need no concatenation of the tables. XLA has no
 sparse matmul kernel, so this must run with ``jit_compile`` off.
 """
 

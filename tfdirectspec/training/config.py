@@ -48,6 +48,7 @@ class TrainConfig:
     sampler: str = "user"
     seed: int = 0
     valid_fraction: float = 0.0
+    test_fraction: float = 0.0
     eval_every: int = 10
     ks: tuple[int, ...] = (10, 20)
     eval_batch_size: int = 1024
@@ -80,6 +81,8 @@ class TrainConfig:
                 raise InputError(f"{_flag(key)} must be >= 0, got {getattr(self, key)}")
         if not 0 < self.lr_decay <= 1:
             raise InputError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
+        if not 0 <= self.test_fraction < 1:
+            raise InputError(f"--test-fraction must be in [0, 1), got {self.test_fraction}")
         if not 0 <= self.valid_fraction < 1:
             raise InputError(f"--valid-fraction must be in [0, 1), got {self.valid_fraction}")
         if not 0 <= self.layers <= 10:

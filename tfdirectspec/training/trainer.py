@@ -36,11 +36,14 @@ class TrainResult:
 
 
 def load_data(config: TrainConfig) -> InteractionData:
-    """The run's data, with the validation split carved out when asked."""
+    """The run's data: test split as given (or carved with ``test_fraction``), then validation."""
     if config.data_dir is not None:
         data = load_data_dir(config.data_dir)
     else:
         data = load_dataset(config.dataset)
+    data = data.with_test_split(config.test_fraction, config.seed)
+    if config.valid_fraction and data.valid.nnz:
+        raise InputError(f"--valid-fraction: {data.name} already has a validation split")
     return data.with_validation(config.valid_fraction, config.seed)
 
 
@@ -80,6 +83,7 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     callbacks: list[keras.callbacks.Callback] | tuple = (),
     verbose: int | str = "auto",
+    initial_epoch: int = 0,
 ) -> TrainResult:
     """Trains one model and evaluates it on the test split.
 
@@ -93,6 +97,10 @@ def train(
         strategy: a ``tf.distribute`` strategy (default: the current one).
         callbacks: extra Keras callbacks (e.g. TensorBoard).
         verbose: passed to ``model.fit``.
+        initial_epoch: epochs already done by a checkpoint that a callback (e.g.
+            ``keras.callbacks.BackupAndRestore``) restores; the batch stream
+            starts after them, so a resumed run sees the batches an
+            uninterrupted run would have.
     """
     config.validate()
     keras.utils.set_random_seed(config.seed)
@@ -120,14 +128,15 @@ def train(
         batch_size=config.eval_batch_size,
     )
     history = model.fit(
-        sampler.dataset(),
+        sampler.dataset(start_step=initial_epoch * steps),
+        initial_epoch=initial_epoch,
         epochs=config.epochs,
         steps_per_epoch=steps,
         callbacks=[timer, guard, evaluation, *callbacks],
         verbose=verbose,
     )
     evaluation.restore_best()
-    metrics = _final_metrics(config, data, model, timer, evaluation, guard)
+    metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
     return TrainResult(model, data, metrics, history, guard.failure)
 
 
@@ -138,6 +147,7 @@ def _final_metrics(
     timer: EpochTimer,
     evaluation: RankingEvaluation,
     guard: FiniteLossGuard,
+    initial_epoch: int = 0,
 ) -> dict[str, Any]:
     users, items = (t.numpy() for t in model.tables())
     exclude = [data.train, data.valid] if data.valid.nnz else [data.train]
@@ -153,7 +163,7 @@ def _final_metrics(
         if data.test.nnz
         else {}
     )
-    epochs_run = len(timer.seconds)
+    epochs_run = initial_epoch + len(timer.seconds)
     valid = {}
     best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
     if evaluation.has_valid and evaluation.best_weights is not None:
