@@ -69,6 +69,12 @@ def test_normalized_adjacency_matches_definition() -> None:
     block = normalized_interactions(train, NUM_USERS + 2, NUM_ITEMS)
     assert block.shape == (NUM_USERS + 2, NUM_ITEMS)
     assert block[NUM_USERS:].nnz == 0
+    # The tower stores exactly the user–item block of Â.
+    tower = LightGCNTower.from_interactions(train, embedding_dim=DIM, seed=0)
+    assert tower.num_edges == (train != 0).sum()
+    np.testing.assert_array_equal(
+        tower.interaction_block().toarray(), adjacency[:NUM_USERS, NUM_USERS:].toarray()
+    )
 
 
 @pytest.mark.parametrize("combination", ["mean", "sum"])

@@ -28,7 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="saved_models/NAME (latest version) or saved_models/NAME/VERSION",
     )
     p.add_argument("--user", required=True, nargs="+", metavar="ID", help="raw user id(s)")
-    p.add_argument("-k", "--k", type=int, default=10, help="items per user (default 10)")
+    p.add_argument(
+        "-k",
+        "--k",
+        type=int,
+        help="items per user (default 10, or the export's K if smaller)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

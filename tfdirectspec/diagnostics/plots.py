@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from tfdirectspec.diagnostics.spectrum_summary import normalised
 
@@ -99,11 +100,13 @@ def erank_axes(
         ax.axhline(dim, color="grey", linestyle="--", linewidth=1, label=f"d = {dim}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("effective rank of [users; items]")
-    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Headroom above d, so the d line and the balanced curves are not on the frame.
+    ax.set_ylim(0, 1.08 * dim if dim else None)
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title, fontsize="medium")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="best")
     return ax
 
 

@@ -124,11 +124,15 @@ class ExportTables:
 
     @property
     def num_items(self) -> int:
+        """Number of items ``I``."""
         return int(self.item_table.shape[0])
 
     def popularity(self) -> np.ndarray:
-        """Training interactions per item (the unknown-user fallback ranks by it)."""
-        return np.bincount(self.exclude.indices, minlength=self.num_items).astype(np.int64)
+        """Users who interacted with each item (the unknown-user fallback ranks by it)."""
+        seen = sp.csr_matrix(self.exclude, copy=True)
+        seen.sum_duplicates()
+        seen.eliminate_zeros()
+        return np.bincount(seen.indices, minlength=self.num_items).astype(np.int64)
 
 
 def id_dtype_name(ids: np.ndarray) -> str:
@@ -356,6 +360,7 @@ def export_tables(
     k: int = DEFAULT_K,
     info: dict[str, Any] | None = None,
     warmup: bool | None = None,
+    model_name: str | None = None,
 ) -> Path:
     """Writes ``tables`` as the next version of the model base path ``target``.
 
@@ -366,6 +371,8 @@ def export_tables(
         info: extra JSON-able fields for ``assets.extra/tfdirectspec.json``.
         warmup: write ``assets.extra/tf_serving_warmup_requests``; ``None`` writes it
             when ``tensorflow-serving-api`` is installed, ``True`` requires it.
+        model_name: the name the server knows the model by (the warm-up requests'
+            ``model_spec.name``); default: the folder name of ``target``.
 
     Returns:
         The new version folder, e.g. ``saved_models/NAME/1``.
@@ -384,6 +391,8 @@ def export_tables(
     created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target))
+    # mkdtemp makes the folder private (0700); the server may run as another user.
+    staging.chmod(0o755)
     try:
         module = build_module(tables, k)
         tf.saved_model.save(module, str(staging), signatures=module.signatures())
@@ -392,7 +401,7 @@ def export_tables(
         if warmup:
             warmup_lib.write_warmup_requests(
                 extra / WARMUP_FILE,
-                model_name=target.name,
+                model_name=model_name or target.name,
                 user_ids=tables.user_ids,
                 item_ids=tables.item_ids,
             )
@@ -488,6 +497,7 @@ def export_run(
     target: str | os.PathLike,
     k: int = DEFAULT_K,
     warmup: bool | None = None,
+    model_name: str | None = None,
 ) -> Path:
     """Exports a finished run directory as the next version of ``target``.
 
@@ -499,6 +509,7 @@ def export_run(
         target: the model base path, e.g. ``saved_models/NAME``.
         k: recommendations per user.
         warmup: see :func:`export_tables`.
+        model_name: see :func:`export_tables`.
 
     Returns:
         The new version folder.
@@ -519,12 +530,12 @@ def export_run(
         check_k(k, int(num_items))  # fail fast, before loading model and data
     tables, metrics = tables_from_run(run_dir)
     info = {
-        "source_run": str(run_dir.resolve()),
+        "source_run": str(run_dir),
         "config": metrics.get("config"),
         "data": metrics.get("data"),
         "test": metrics.get("test"),
     }
-    return export_tables(tables, target, k=k, info=info, warmup=warmup)
+    return export_tables(tables, target, k=k, info=info, warmup=warmup, model_name=model_name)
 
 
 # -- TF Serving model config -----------------------------------------------------------
@@ -598,14 +609,14 @@ def parse_ids(values: list[str] | np.ndarray, dtype_name: str, flag: str = "--us
 
 
 def recommend(
-    model: str | os.PathLike, users: list[str] | np.ndarray, k: int = 10
+    model: str | os.PathLike, users: list[str] | np.ndarray, k: int | None = None
 ) -> tuple[Path, list[dict[str, Any]]]:
     """Top ``k`` items for raw user ids from an export, via its ``serving_default`` signature.
 
     Args:
         model: ``saved_models/NAME`` (latest version) or ``saved_models/NAME/VERSION``.
         users: raw user ids (strings are converted to the export's id dtype).
-        k: items per user, at most the export's ``K``.
+        k: items per user, at most the export's ``K`` (default: 10, or ``K`` if smaller).
 
     Returns:
         ``(version_dir, [{"user", "known_user", "items", "scores"}, ...])``.
@@ -618,6 +629,8 @@ def recommend(
     """
     version_dir = resolve_version_dir(model)
     info = read_info(version_dir)
+    if k is None:
+        k = min(10, info["k"])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InputError(f"-k must be a positive integer, got {k!r}")
     if k > info["k"]:

@@ -169,8 +169,8 @@ class LightGCNTower(EmbeddingTower):
 
     def interaction_block(self) -> sp.csr_matrix:
         """Returns the stored ``R̂`` (``U × I``) as a SciPy CSR matrix (eager only)."""
-        indices = keras.ops.convert_to_numpy(self.adjacency_indices)
-        values = keras.ops.convert_to_numpy(self.adjacency_values)
+        indices = self.adjacency_indices.value.numpy()
+        values = self.adjacency_values.value.numpy()
         return sp.csr_matrix(
             (values, (indices[:, 0], indices[:, 1])), shape=(self.num_users, self.num_items)
         )

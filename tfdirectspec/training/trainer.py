@@ -8,7 +8,9 @@ can call :func:`train` directly or assemble the same parts themselves (see
 from __future__ import annotations
 
 import dataclasses
+import resource
 import statistics
+import time
 from typing import Any
 
 import keras
@@ -103,6 +105,7 @@ def train(
             uninterrupted run would have.
     """
     config.validate()
+    started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
     if data is None:
         data = load_data(config)
@@ -137,6 +140,9 @@ def train(
     )
     evaluation.restore_best()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
+    metrics["wall_seconds"] = time.perf_counter() - started
+    # ru_maxrss is in KiB on Linux: the process's peak resident memory so far.
+    metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return TrainResult(model, data, metrics, history, guard.failure)
 
 
