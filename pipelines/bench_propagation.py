@@ -1,17 +1,23 @@
 """Benchmark of exact LightGCN propagation ops on CPU: ``E_out = mean_k Â^k E``.
 
 Times, for each candidate implementation of the K-layer propagation on the
-Gowalla training graph (or a random graph of the same size), the forward pass
-and forward + backward (gradient wrt ``E`` through the scalar loss
-``½ Σ W ⊙ E_out²``), median of ``--repeats`` runs after ``--warmup`` runs, each
-inside a ``tf.function`` (graph mode, as a Keras training step runs, with
-``jit_compile`` off: XLA has no sparse matmul kernel). Every candidate is also
-checked against a float64 SciPy reference (max abs error of output and gradient).
+Gowalla training graph (or a random graph of the same size when ``--data-dir``
+has no ``train.tsv``), the forward pass and forward + backward (gradient wrt
+``E`` through the scalar loss ``½ Σ W ⊙ E_out²``, not linear so that the backward
+products wait for the forward ones, as in training). Each runs inside a
+``tf.function`` (graph mode, as a Keras training step, with ``jit_compile`` off:
+XLA has no sparse matmul kernel). The candidates are timed round robin,
+``--warmup`` untimed rounds then ``--repeats`` timed ones, and the report gives
+the median and the minimum of each (on a shared machine other processes only
+ever add time, so the minimum is the steadier figure). Every candidate is also
+checked against a float64 SciPy reference (max error relative to the largest
+entry, for the output and the gradient).
 
-    python pipelines/bench_propagation.py --data-dir /work/shared/data/gowalla \
-        --out bench_propagation.json
+    PYTHONPATH=. python pipelines/bench_propagation.py --data-dir /work/shared/data/gowalla
+    # about 2 min on 2 cores; --out FILE writes the JSON report, --only NAME... a subset
 
-The tower (``tfdirectspec/towers/propagation.py``) uses the winner.
+The tower (``tfdirectspec/towers/propagation.py``) uses the
+``bipartite_csr+symgrad [tower]`` candidate.
 """
 
 from __future__ import annotations
@@ -328,6 +334,7 @@ def machine_info() -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
+    load_before = os.getloadavg()
     train, source = load_train(args.data_dir, args.seed)
     num_users, num_items = train.shape
     adjacency = normalized_adjacency(train)
@@ -386,6 +393,8 @@ def run(args: argparse.Namespace) -> dict:
     return {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine_info(),
+        # Other processes on a shared machine inflate the times: keep the load.
+        "load_average_1_5_15min": {"start": list(load_before), "end": list(os.getloadavg())},
         "graph": {
             "source": source,
             "users": num_users,
@@ -413,7 +422,9 @@ def format_table(report: dict) -> str:
         f"graph: {graph['source']}: {graph['users']} users x {graph['items']} items, "
         f"{graph['nodes']} nodes, nnz(Â) = {graph['adjacency_nnz']}; d = "
         f"{report['embedding_dim']}, K = {report['layers']} (mean)",
-        f"machine: nproc {machine['nproc']}, {machine['cpu_model']}, TF {machine['tensorflow']}",
+        f"machine: nproc {machine['nproc']}, {machine['cpu_model']}, TF {machine['tensorflow']}; "
+        f"load average (1 min) {report['load_average_1_5_15min']['start'][0]:.2f} at start, "
+        f"{report['load_average_1_5_15min']['end'][0]:.2f} at end",
         f"median (and min) of {report['repeats']} runs after {report['warmup']} warm-up, "
         "candidates timed round robin",
         f"command: {report['command']}",

@@ -226,9 +226,16 @@ def test_string_ids_round_trip(tmp_path):
         ExportTables(users, items, data.user_ids, data.item_ids, data.train),
         tmp_path / "s",
         k=1,
-        warmup=False,
     )
     served = tf.saved_model.load(str(version))
+    warmup = version / "assets.extra" / "tf_serving_warmup_requests"
+    if warmup.exists():  # tensorflow-serving-api installed: string requests replay too
+        from tfdirectspec.serving.warmup import read_warmup_requests
+
+        for log in read_warmup_requests(warmup):
+            request = log.predict_log.request
+            inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+            served.signatures[request.model_spec.signature_name](**inputs)
     out = served.signatures["serving_default"](user_ids=tf.constant(["bob", "cy", "zed"]))
     assert out["item_ids"].dtype == tf.string
     assert out["item_ids"].numpy()[0].tolist() == [b"x"]  # bob saw y and z
@@ -299,6 +306,28 @@ def test_zoo_model_reevaluates_to_its_card(card_path):
     )
     for name, value in card["metrics"]["test"].items():
         assert abs(metrics[name] - value) <= 1e-4, (name, metrics[name], value)
+
+
+def test_lightgcn_export_holds_the_propagated_tables(run_dir, tmp_path):
+    config = read_metrics(run_dir)["config"]
+    out = tmp_path / "lightgcn"
+    argv = ["train", "--data-dir", config["data_dir"], "--tower", "lightgcn", "--epochs", "1"]
+    argv += ["--batch-size", "16", "--dim", "8", "--lr", "2.0", "--shrink", "0.3"]
+    argv += ["--ks", "5", "--output", str(out), "--verbose", "0"]
+    assert cli.main(argv) == 0
+    tables, _ = tables_from_run(out)
+    version = export_tables(tables, tmp_path / "served", k=K, warmup=False)
+    served = tf.saved_model.load(str(version))
+    data = load_data(TrainConfig().updated(read_metrics(out)["config"], "metrics.json"))
+    users = served.signatures["user_embeddings"](user_ids=tf.constant(data.user_ids))
+    items = served.signatures["item_embeddings"](item_ids=tf.constant(data.item_ids))
+    ego_users, _ = load_model(out).tower.ego_tables()
+    assert not np.allclose(users["embeddings"].numpy(), ego_users.numpy())
+    metrics = full_ranking_metrics(
+        users["embeddings"], items["embeddings"], data.test, exclude=data.train, ks=(K,)
+    )
+    for name, value in read_metrics(out)["test"].items():
+        assert abs(metrics[name] - value) <= 1e-6, name
 
 
 def test_tables_from_run_rejects_unfinished_runs(tmp_path):

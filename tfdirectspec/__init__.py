@@ -11,15 +11,14 @@ The public API, in the order of the data path:
 * evaluation — :func:`full_ranking_metrics`, :func:`effective_rank`;
 * training — :class:`TrainConfig`, :func:`train`.
 
-Names are imported lazily on first use, so ``import tfdirectspec`` (and the
-command line's ``--help``) does not pay for importing TensorFlow.
+Importing the package registers every Keras object (towers, losses, the
+model), so ``keras.saving.load_model("model.keras")`` works after
+``import tfdirectspec``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
 
 # Keras 3 picks its backend at import; this library is TensorFlow-only.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -27,45 +26,52 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    "tfdirectspec.data": (
-        "InteractionData",
-        "InteractionSampler",
-        "load_data_dir",
-        "load_dataset",
-    ),
-    "tfdirectspec.evaluation": (
-        "effective_rank",
-        "full_ranking_metrics",
-        "singular_values",
-        "spectrum_summary",
-    ),
-    "tfdirectspec.losses": (
-        "BPRLoss",
-        "DirectAULoss",
-        "DirectSpecLoss",
-        "DirectSpecPlusLoss",
-        "PositiveOnlyLoss",
-        "RetrievalLoss",
-        "SampledSoftmaxLoss",
-    ),
-    "tfdirectspec.models": ("RetrievalModel",),
-    "tfdirectspec.towers": ("EmbeddingTower", "LightGCNTower", "MFTower"),
-    "tfdirectspec.training": ("TrainConfig", "make_optimizer", "train"),
-}
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+from tfdirectspec.data import (  # noqa: E402
+    InteractionData,
+    InteractionSampler,
+    load_data_dir,
+    load_dataset,
+)
+from tfdirectspec.evaluation import (  # noqa: E402
+    effective_rank,
+    full_ranking_metrics,
+    singular_values,
+    spectrum_summary,
+)
+from tfdirectspec.losses import (  # noqa: E402
+    BPRLoss,
+    DirectAULoss,
+    DirectSpecLoss,
+    DirectSpecPlusLoss,
+    PositiveOnlyLoss,
+    RetrievalLoss,
+    SampledSoftmaxLoss,
+)
+from tfdirectspec.models import RetrievalModel  # noqa: E402
+from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower  # noqa: E402
+from tfdirectspec.training import TrainConfig, make_optimizer, train  # noqa: E402
 
-__all__ = sorted(_MODULE_OF)
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tfdirectspec' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__ = [
+    "BPRLoss",
+    "DirectAULoss",
+    "DirectSpecLoss",
+    "DirectSpecPlusLoss",
+    "EmbeddingTower",
+    "InteractionData",
+    "InteractionSampler",
+    "LightGCNTower",
+    "MFTower",
+    "PositiveOnlyLoss",
+    "RetrievalLoss",
+    "RetrievalModel",
+    "SampledSoftmaxLoss",
+    "TrainConfig",
+    "effective_rank",
+    "full_ranking_metrics",
+    "load_data_dir",
+    "load_dataset",
+    "make_optimizer",
+    "singular_values",
+    "spectrum_summary",
+    "train",
+]

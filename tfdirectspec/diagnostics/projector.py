@@ -52,7 +52,9 @@ def export_projector(
         Path of the written ``projector_config.pbtxt``.
 
     Example:
-        >>> export_projector("runs/demo/logs", *model.tables(), data.user_ids, data.item_ids)
+        >>> users, items = model.tables()  # doctest: +SKIP
+        >>> ids = data.user_ids, data.item_ids  # doctest: +SKIP
+        >>> export_projector("runs/x/logs", users, items, *ids)  # doctest: +SKIP
     """
     from tensorboard.plugins import projector
 

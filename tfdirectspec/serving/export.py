@@ -300,9 +300,15 @@ def list_versions(model_dir: str | os.PathLike) -> list[int]:
 
 
 def next_version(model_dir: str | os.PathLike) -> int:
-    """The next free version number: one above the highest existing (1 for none)."""
-    versions = list_versions(model_dir)
-    return versions[-1] + 1 if versions else 1
+    """The next free version number: one above the highest existing (1 for none).
+
+    Any entry named by an integer counts (a stray file too), so the number is free.
+    """
+    model_dir = Path(model_dir)
+    taken = (
+        [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
+    )
+    return max(taken, default=0) + 1
 
 
 def resolve_version_dir(path: str | os.PathLike, version: int | None = None) -> Path:
