@@ -5,8 +5,11 @@ Each run directory's ``metrics.json`` becomes ``models/results/<run name>.json``
 reproduces it, rebuilt from the run's config against its zoo entry); the
 README table is generated from all result files, never typed by hand.
 
+It also refreshes the results table of the top-level README (between its
+``<!-- results:start -->`` and ``<!-- results:end -->`` markers).
+
 Run: ``python pipelines/zoo_results.py RUN_DIR [RUN_DIR ...] [--name NAME ...]``
-     ``python pipelines/zoo_results.py``   (only regenerate the table)
+     ``python pipelines/zoo_results.py``   (only regenerate the tables)
 """
 
 from __future__ import annotations
@@ -87,9 +90,9 @@ def _fmt(value, digits=4) -> str:
 def table() -> str:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     lines = [
-        "| entry | epochs (best) | NDCG@20 | Recall@20 | NDCG@10 | Recall@10 | erank item/user "
-        "| s/epoch | wall | peak MB | command |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| entry | epochs (best) | NDCG@20 | Recall@20 | NDCG@10 | Recall@10 | valid NDCG@20 "
+        "| erank item/user | s/epoch | wall | peak MB | command |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t = r["test"]
@@ -98,10 +101,24 @@ def table() -> str:
         lines.append(
             f"| {r['name']} | {r['epochs_run']} ({r['best_epoch']}) | {_fmt(t.get('ndcg@20'))} "
             f"| {_fmt(t.get('recall@20'))} | {_fmt(t.get('ndcg@10'))} | {_fmt(t.get('recall@10'))} "
+            f"| {_fmt(r['valid'].get('ndcg@20'))} "
             f"| {r['erank']['item']:.1f} / {r['erank']['user']:.1f} | {r['seconds_per_epoch']:.2f} "
             f"| {wall} | {peak} | `{r['command']}` |"
         )
     return "\n".join(lines)
+
+
+def update_top_readme() -> Path:
+    """Replaces the table between the results markers of the top-level README."""
+    readme = MODELS.parent / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text or end not in text:
+        return readme
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table()}\n{end}{tail}")
+    return readme
 
 
 def write_readme() -> Path:
@@ -131,6 +148,7 @@ def main() -> None:
     for run, name in zip(args.runs, names, strict=True):
         print(collect(run, name))
     print(write_readme())
+    print(update_top_readme())
 
 
 if __name__ == "__main__":
