@@ -1,9 +1,10 @@
 """The collapse study: embedding spectra of four losses on CiteULike with MF.
 
 Trains positive-only, BPR (uniform negatives), DirectSpec and DirectSpec+ for the same
-number of epochs, each at its zoo recipe (``models/citeulike-mf-*.toml``) apart from the
-epochs: the authors' recipe (SGD lr 180, decay 0.9995, batch 256, shrink 0.03) for the
-three normalised losses (positive-only is α = 0), Adam 1e-3 with batch 2048 for BPR. The
+number of epochs (default 40), each at its zoo recipe (``models/citeulike-mf-*.toml``)
+apart from the epochs: the authors' recipe (SGD lr 180, decay 0.9995, batch 256, a norm
+shrink) for the three normalised losses (positive-only is α = 0), Adam 1e-3 with batch
+2048 for BPR; ``collapse.md`` lists each run's recipe from its config. The
 effective rank of ``[users; items]`` is recorded after every epoch (and at
 initialisation) by :class:`~tfdirectspec.diagnostics.SpectrumSummary`; test NDCG@20 and
 Recall@20 are those of the final model (the authors' protocol: no validation split).
@@ -15,14 +16,11 @@ Writes, in ``--out-dir`` (default ``docs/``):
   command that regenerated it;
 - ``collapse.json``: the raw numbers (spectra, curves, metrics, configs).
 
-It checks the paper's three regimes at the end of the budget and exits with status 1 if
-one fails: complete collapse (positive-only's erank below 10), incomplete collapse (BPR's
-erank below DirectSpec+'s) and balance (DirectSpec+ above 60 of 64). It also reports the
-issue's stricter expectation, positive-only below 10 within 20 epochs, which the authors'
-recipe does not reach in this implementation (its erank only starts to fall after ~10
-epochs); the default budget of 100 epochs is long enough for the collapse to show.
+It checks the paper's three regimes and exits with status 1 if one fails: complete
+collapse (positive-only's erank below 10 within 20 epochs), incomplete collapse (BPR's
+final erank below DirectSpec+'s) and balance (DirectSpec+'s final erank above 60 of 64).
 
-    PYTHONPATH=. python pipelines/collapse_study.py     # ~10-20 min on 2 shared CPU cores
+    PYTHONPATH=. python pipelines/collapse_study.py     # ~5-10 min on 2 shared CPU cores
 """
 
 from __future__ import annotations
@@ -42,6 +40,9 @@ LOSSES = (
     ("directspec", "DirectSpec"),
     ("directspec+", "DirectSpec+"),
 )
+
+#: Losses on normalised rows, which take the norm shrink.
+NORMALISED = ("positive-only", "directspec", "directspec+")
 
 #: Regime thresholds (issue "Spectrum diagnostics"): positive-only erank at epoch 20, and
 #: DirectSpec+'s final erank.
@@ -105,19 +106,22 @@ def first_epoch_below(run: dict, threshold: float) -> int | None:
 
 
 def check_regimes(runs: dict[str, dict], dim: int) -> list[tuple[str, bool]]:
-    """The three regimes as (statement with the numbers, holds), at the end of the budget."""
+    """The three regimes as (statement with the numbers, holds)."""
     checks = []
     pos, bpr, dsp = runs.get("positive-only"), runs.get("bpr"), runs.get("directspec+")
     if pos is not None:
-        final, below = pos["final"]["erank_all"], first_epoch_below(pos, COLLAPSE_BELOW)
+        at, below = erank_at(pos, COLLAPSE_EPOCH), first_epoch_below(pos, COLLAPSE_BELOW)
         when = "never" if below is None else f"from epoch {below}"
-        checks.append(
-            (
-                f"complete collapse: positive-only erank falls from {pos['erank_all'][0]:.1f} "
-                f"to {final:.2f} < {COLLAPSE_BELOW:g} (below {COLLAPSE_BELOW:g} {when})",
-                final < COLLAPSE_BELOW,
-            )
+        statement = (
+            f"complete collapse: positive-only erank falls from {pos['erank_all'][0]:.1f} "
+            f"to {pos['final']['erank_all']:.2f} (below {COLLAPSE_BELOW:g} {when}; "
         )
+        if at is None:  # a budget shorter than COLLAPSE_EPOCH: judge the end
+            statement += "the budget ends before epoch 20)"
+            checks.append((statement, pos["final"]["erank_all"] < COLLAPSE_BELOW))
+        else:
+            statement += f"{at:.2f} at epoch {COLLAPSE_EPOCH}, required < {COLLAPSE_BELOW:g})"
+            checks.append((statement, at < COLLAPSE_BELOW))
     if bpr is not None and dsp is not None:
         b, d = bpr["final"]["erank_all"], dsp["final"]["erank_all"]
         checks.append(
@@ -130,36 +134,48 @@ def check_regimes(runs: dict[str, dict], dim: int) -> list[tuple[str, bool]]:
     return checks
 
 
-def issue_expectation(runs: dict[str, dict]) -> tuple[str, bool] | None:
-    """The issue's stricter expectation: positive-only below 10 within 20 epochs."""
-    pos = runs.get("positive-only")
-    at = None if pos is None else erank_at(pos, COLLAPSE_EPOCH)
-    if at is None:
-        return None
-    return (
-        f"positive-only erank below {COLLAPSE_BELOW:g} within {COLLAPSE_EPOCH} epochs: "
-        f"measured {at:.2f} at epoch {COLLAPSE_EPOCH}",
-        at < COLLAPSE_BELOW,
-    )
+def recipe(config: dict) -> str:
+    """A run's training recipe in one line, from its config.
+
+    Example:
+        >>> recipe({"loss": "bpr", "optimizer": "adam", "lr": 0.001, "lr_decay": 1.0,
+        ...         "batch_size": 2048, "reg": 0.0001})
+        'adam lr 0.001, batch 2048, L2 0.0001'
+    """
+    parts = [f"{config['optimizer']} lr {config['lr']:g}"]
+    if config.get("lr_decay", 1.0) != 1.0:
+        parts.append(f"decay {config['lr_decay']:g}/epoch")
+    parts.append(f"batch {config['batch_size']}")
+    if config["loss"] in ("directspec", "directspec+"):
+        parts.append(f"α {config['alpha']:g}")
+    if config["loss"] == "directspec+":
+        parts.append(f"τ {config['tau']:g}")
+    if config["loss"] in NORMALISED and config.get("shrink"):  # BPR ignores the shrink
+        parts.append(f"shrink {config['shrink']:g}")
+    if config.get("reg"):
+        parts.append(f"L2 {config['reg']:g}")
+    return ", ".join(parts)
 
 
-def markdown(
-    runs: dict[str, dict], checks, expectation, epochs: int, dim: int, command: str
-) -> str:
+def markdown(runs: dict[str, dict], checks, epochs: int, dim: int, command: str) -> str:
     """The ``collapse.md`` report."""
     labels = dict(LOSSES)
     lines = [
-        "# Embedding collapse on CiteULike (MF, d = 64)",
+        f"# Embedding collapse on CiteULike (MF, d = {dim})",
         "",
         "![spectra and effective rank of the four losses](collapse.png)",
         "",
-        f"Each loss trained for {epochs} epochs at its zoo recipe (`models/citeulike-mf-*.toml`, "
-        "only the epochs changed): SGD lr 180, decay 0.9995, batch 256, shrink 0.03 for "
-        "positive-only (α = 0), DirectSpec and DirectSpec+ (α = 1, τ = 3); Adam 1e-3, batch "
-        "2048, L2 1e-4 for BPR. Effective rank (erank) is `exp(−Σ p_k log p_k)`, "
-        "`p_k = σ_k / Σσ`, of the stacked table `[users; items]` (of 64), computed from "
-        "the 64 × 64 Gram matrix. NDCG@20 and Recall@20 are on the test split, full ranking, "
-        "train items masked, final model (no validation split, as the authors do).",
+        f"Each loss trained for {epochs} epochs at its zoo recipe "
+        "(`models/citeulike-mf-*.toml`, only the epochs changed):",
+        "",
+    ]
+    lines += [f"- {labels.get(loss, loss)}: {recipe(run['config'])}" for loss, run in runs.items()]
+    lines += [
+        "",
+        "Effective rank (erank) is `exp(−Σ p_k log p_k)`, `p_k = σ_k / Σσ`, of the stacked "
+        f"table `[users; items]` (of {dim}), from the {dim} × {dim} Gram matrix. NDCG@20 and "
+        "Recall@20 are on the test split, full ranking, train items masked, final model (no "
+        "validation split, as the authors do).",
         "",
         f"| loss | erank [U; I] | erank users | erank items | erank at epoch "
         f"{COLLAPSE_EPOCH} | uniformity | NDCG@20 | Recall@20 | s/epoch |",
@@ -181,21 +197,10 @@ def markdown(
         "sampled users (and items; the mean of both) on normalised rows: 0 when all rows "
         "point the same way, about −4 when they spread over the sphere.",
         "",
-        f"The paper's three regimes, after {epochs} epochs:",
+        "The paper's three regimes:",
         "",
     ]
     lines += [f"- [{'x' if ok else ' '}] {text}" for text, ok in checks]
-    if expectation is not None:
-        text, ok = expectation
-        lines += [
-            "",
-            "The issue's stricter expectation (not a check of the script's exit status): "
-            f"{text}, {'met' if ok else 'not met'}. Under the authors' recipe (their "
-            "normalised loss, shrink, learning rate and initialisation) this "
-            "implementation's positive-only run keeps its effective rank for ~10 epochs "
-            "and then collapses steadily (see the curve), crossing 10 later than the issue "
-            "expected.",
-        ]
     lines += [
         "",
         "s/epoch is the median wall time of an epoch's training steps on a shared 2-core "
@@ -210,7 +215,7 @@ def markdown(
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags, train the four losses, write the figure, table and raw numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100, help="epochs for every loss")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs for every loss")
     parser.add_argument("--out-dir", default="docs", help="folder for collapse.{png,md,json}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
     dim = int(next(iter(runs.values()))["config"]["dim"])
-    checks, expectation = check_regimes(runs, dim), issue_expectation(runs)
+    checks = check_regimes(runs, dim)
     command = shlex.join(["PYTHONPATH=.", "python", "pipelines/collapse_study.py", *sys.argv[1:]])
 
     labels = dict(LOSSES)
@@ -249,22 +254,17 @@ def main(argv: list[str] | None = None) -> int:
         title=f"CiteULike, MF (d = {dim}), {args.epochs} epochs per loss",
     )
     save_figure(figure, out / "collapse.png")
-    report = markdown(runs, checks, expectation, args.epochs, dim, command)
+    report = markdown(runs, checks, args.epochs, dim, command)
     (out / "collapse.md").write_text(report)
     record = {
         "command": command,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "checks": [{"claim": text, "holds": ok} for text, ok in checks],
-        "issue_expectation": None
-        if expectation is None
-        else {"claim": expectation[0], "holds": expectation[1]},
         "runs": runs,
     }
     (out / "collapse.json").write_text(json.dumps(record, indent=1) + "\n")
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}: {text}")
-    if expectation is not None:
-        print(f"{'MET' if expectation[1] else 'NOT MET'} (issue expectation): {expectation[0]}")
     print(f"wrote {out / 'collapse.png'}, {out / 'collapse.md'}, {out / 'collapse.json'}")
     return 0 if all(ok for _, ok in checks) else 1
 

@@ -85,6 +85,7 @@ def erank_axes(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     dim: int | None = None,
     title: str | None = None,
+    legend: bool = True,
 ) -> Axes:
     """Draws effective rank against epoch for each labelled run.
 
@@ -93,11 +94,21 @@ def erank_axes(
         curves: label -> (epochs, effective ranks).
         dim: embedding size ``d``; drawn as a dashed line (the maximum effective rank).
         title: axes title.
+        legend: draw a legend (off when another panel's legend names the same curves).
     """
     for label, (epochs, values) in curves.items():
         ax.plot(epochs, values, label=label, linewidth=1.6, marker=".", markersize=3)
     if dim:
         ax.axhline(dim, color="grey", linestyle="--", linewidth=1, label=f"d = {dim}")
+        ax.annotate(
+            f"d = {dim}",
+            xy=(0.0, dim),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize="small",
+            color="grey",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("effective rank of [users; items]")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -106,7 +117,8 @@ def erank_axes(
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title, fontsize="medium")
-    ax.legend(fontsize="small", loc="best")
+    if legend:
+        ax.legend(fontsize="small", loc="best")
     return ax
 
 
@@ -145,7 +157,9 @@ def collapse_figure(
     figure = new_figure((11.0, 4.2))
     left, right = figure.subplots(1, 2)
     spectrum_axes(left, spectra, title="spectrum of [users; items] after training")
-    erank_axes(right, eranks, dim=dim, title="effective rank during training")
+    # Same labels and colours in both panels: one legend (left) keeps the right panel
+    # free for the curves and the zoom inset.
+    erank_axes(right, eranks, dim=dim, title="effective rank during training", legend=False)
     _zoom_near_dim(right, eranks, dim)
     if title:
         figure.suptitle(title)
@@ -159,9 +173,9 @@ def _zoom_near_dim(
 
     On the full ``[0, d]`` axis the balanced and the incompletely collapsed runs differ
     by a few units out of ``d`` and overlap; the inset separates them. It sits in the
-    lower middle-right of the panel, where a collapsing curve has already passed below.
+    middle right of the panel, where a collapsing curve has already passed below.
     """
-    inset = ax.inset_axes((0.5, 0.3, 0.47, 0.4))
+    inset = ax.inset_axes((0.45, 0.32, 0.52, 0.4))
     for label, (epochs, values) in curves.items():
         inset.plot(epochs, values, label=label, linewidth=1.4)
     inset.axhline(dim, color="grey", linestyle="--", linewidth=1)
