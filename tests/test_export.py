@@ -27,8 +27,12 @@ from tfdirectspec.training.trainer import load_data
 K = 5
 REPO = Path(__file__).resolve().parents[1]
 ZOO = REPO / "saved_models"
-#: Zoo exports that must ship (LightGCN's joins when its card is there).
-REQUIRED_ZOO = ("citeulike-mf-directspec-plus", "citeulike-mf-bpr")
+#: Zoo exports that must ship.
+REQUIRED_ZOO = (
+    "citeulike-mf-directspec-plus",
+    "citeulike-lightgcn-directspec-plus",
+    "citeulike-mf-bpr",
+)
 
 
 @pytest.fixture(scope="module")
