@@ -90,7 +90,7 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_dir, tmp_path, mon
     monkeypatch.setattr(
         train_command,
         "extra_callbacks",
-        lambda args, writer: [*original(args, writer), _Kill(KILL_EPOCH)],
+        lambda *a: [*original(*a), _Kill(KILL_EPOCH)],
     )
     with pytest.raises(RuntimeError, match="killed"):
         cli.main(_train_args(data_dir, resumed))

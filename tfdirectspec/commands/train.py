@@ -117,9 +117,12 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
+    from tfdirectspec.errors import InputError
     from tfdirectspec.training.run_dir import RunWriter, write_json
-    from tfdirectspec.training.trainer import train
+    from tfdirectspec.training.trainer import load_data, train
 
+    if args.spectrum_every is not None and args.spectrum_every <= 0:
+        raise InputError(f"--spectrum-every must be positive, got {args.spectrum_every}")
     resume = bool(getattr(args, "resume", None))
     default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     output = Path(args.resume or args.output or default)
@@ -129,9 +132,12 @@ def run(args: argparse.Namespace) -> int:
         write_json(writer.staging / RESUME_CONFIG_FILE, config.to_dict())
     verbose = "auto" if args.verbose is None else args.verbose
     try:
-        callbacks = [checkpoint_callback(writer), *extra_callbacks(args, writer)]
+        # Loaded once here so the diagnostics callbacks see the run's own split.
+        data = load_data(config)
+        callbacks = [checkpoint_callback(writer), *extra_callbacks(args, writer, config, data)]
         result = train(
             config,
+            data=data,
             callbacks=callbacks,
             verbose=verbose,
             initial_epoch=checkpointed_epoch(writer),
@@ -163,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def extra_callbacks(args: argparse.Namespace, writer) -> list:
+def extra_callbacks(args: argparse.Namespace, writer, config, data) -> list:
     """Callbacks the command adds to the library's own (logging, diagnostics).
 
     The Keras ``TensorBoard`` callback writes loss and the ``val_*`` ranking metrics under
@@ -172,32 +178,18 @@ def extra_callbacks(args: argparse.Namespace, writer) -> list:
     ``--spectrum-every`` epochs (default: the evaluation period); ``--projector`` exports
     the final embeddings for the projector.
     """
-    import functools
-
     import keras
 
     from tfdirectspec.diagnostics import ProjectorExport, SpectrumSummary
-    from tfdirectspec.errors import InputError
-    from tfdirectspec.training.trainer import load_data
 
-    config = resolve_config(args)
-    if args.spectrum_every is not None and args.spectrum_every <= 0:
-        raise InputError(f"--spectrum-every must be positive, got {args.spectrum_every}")
-    # train() loads the data itself and does not hand it to callbacks; the diagnostics
-    # reload it (deterministically, same split) only if and when they start.
-    data = functools.cache(lambda: load_data(config))
     callbacks = [
         keras.callbacks.TensorBoard(str(writer.logdir), write_graph=False, profile_batch=0)
     ]
     if not args.no_spectrum:
         every = args.spectrum_every or config.eval_every
-        callbacks.append(SpectrumSummary(writer.logdir, every=every, train=lambda: data().train))
+        callbacks.append(SpectrumSummary(writer.logdir, every=every, train=data.train))
     if args.projector:
-
-        def ids():
-            return data().user_ids, data().item_ids
-
-        callbacks.append(ProjectorExport(writer.logdir, ids=ids))
+        callbacks.append(ProjectorExport(writer.logdir, ids=lambda: (data.user_ids, data.item_ids)))
     return callbacks
 
 
