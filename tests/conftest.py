@@ -13,3 +13,22 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """A tiny `user<TAB>item` dataset: 40 users, 50 items, 6 train and 2 test items each."""
+    folder = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for user in range(40):
+        items = rng.choice(50, 8, replace=False)
+        train += [(user, i) for i in items[:6]]
+        test += [(user, i) for i in items[6:]]
+    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
+    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
+    return folder

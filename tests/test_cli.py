@@ -10,20 +10,6 @@ import pytest
 from tfdirectspec.cli import main
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    train, test = [], []
-    for user in range(40):
-        items = rng.choice(50, 8, replace=False)
-        train += [(user, i) for i in items[:6]]
-        test += [(user, i) for i in items[6:]]
-    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
-    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
-    return folder
-
-
 def _train(data_dir, output, *extra):
     argv = ["train", "--data-dir", str(data_dir), "--output", str(output), "--verbose", "0"]
     return main([*argv, "--epochs", "2", "--batch-size", "32", "--eval-every", "1", *extra])

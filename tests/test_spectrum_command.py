@@ -12,20 +12,6 @@ from tfdirectspec.cli import main
 from tfdirectspec.commands.spectrum import format_table
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    train, test = [], []
-    for user in range(40):
-        items = rng.choice(50, 8, replace=False)
-        train += [(user, i) for i in items[:6]]
-        test += [(user, i) for i in items[6:]]
-    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
-    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
-    return folder
-
-
 def _train(data_dir, output, *extra) -> int:
     argv = ["train", "--data-dir", str(data_dir), "--output", str(output), "--verbose", "0"]
     return main([*argv, "--epochs", "1", "--batch-size", "32", "--dim", "16", *extra])

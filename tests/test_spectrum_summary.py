@@ -25,20 +25,6 @@ from tfdirectspec.evaluation import effective_rank
 from tfdirectspec.training import TrainConfig, train
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    train_pairs, test_pairs = [], []
-    for user in range(40):
-        items = rng.choice(50, 8, replace=False)
-        train_pairs += [(user, i) for i in items[:6]]
-        test_pairs += [(user, i) for i in items[6:]]
-    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train_pairs))
-    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test_pairs))
-    return folder
-
-
 def _unit(x):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 

@@ -28,18 +28,10 @@ STARTUP_TIMEOUT = 120.0
 
 
 @pytest.fixture(scope="module")
-def logdir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    rng = np.random.default_rng(0)
-    train, test = [], []
-    for user in range(40):
-        items = rng.choice(50, 8, replace=False)
-        train += [(user, i) for i in items[:6]]
-        test += [(user, i) for i in items[6:]]
-    (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
-    (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
+def logdir(data_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tensorboard")
     out = folder / "run"
-    argv = ["train", "--data-dir", str(folder), "--output", str(out), "--verbose", "0"]
+    argv = ["train", "--data-dir", str(data_dir), "--output", str(out), "--verbose", "0"]
     argv += ["--epochs", "2", "--batch-size", "32", "--eval-every", "1", "--spectrum-every", "1"]
     assert main([*argv, "--valid-fraction", "0.2"]) == 0
     return out / "logs"
