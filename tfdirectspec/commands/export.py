@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tfdirectspec.serving.export import export_run, write_models_config
+    from tfdirectspec.serving import export_run, write_models_config
 
     # None: write warm-up requests when tensorflow-serving-api is installed.
     warmup = False if args.no_warmup else None

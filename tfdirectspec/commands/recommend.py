@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfdirectspec.serving.export import recommend
+    from tfdirectspec.serving.recommend import recommend
 
     version_dir, results = recommend(args.model, args.user, k=args.k)
     if args.json:

@@ -10,7 +10,7 @@ Typical use::
     served = tf.saved_model.load(str(version_dir))
     out = served.signatures["serving_default"](user_ids=tf.constant([42], tf.int64))
 
-See :mod:`tfdirectspec.serving.export` for the signatures and their semantics.
+See :mod:`tfdirectspec.serving.module` for the signatures and their semantics.
 Importing this package imports TensorFlow; ``tensorflow-serving-api`` (the
 ``serving`` extra) is only needed to write or read warm-up requests.
 """
@@ -19,17 +19,17 @@ from __future__ import annotations
 
 from tfdirectspec.serving.export import (
     DEFAULT_K,
-    SIGNATURES,
-    ExportTables,
-    RecommenderModule,
-    build_module,
     export_run,
     export_tables,
+    read_info,
+    tables_from_run,
+)
+from tfdirectspec.serving.module import SIGNATURES, ExportTables, RecommenderModule, build_module
+from tfdirectspec.serving.recommend import recommend
+from tfdirectspec.serving.versions import (
     list_versions,
     next_version,
-    read_info,
     resolve_version_dir,
-    tables_from_run,
     write_models_config,
 )
 
@@ -44,6 +44,7 @@ __all__ = [
     "list_versions",
     "next_version",
     "read_info",
+    "recommend",
     "resolve_version_dir",
     "tables_from_run",
     "write_models_config",

@@ -1,0 +1,86 @@
+"""Recommendations read from an export, for ``tfdirectspec recommend``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfdirectspec.errors import InputError
+from tfdirectspec.serving.export import read_info
+from tfdirectspec.serving.versions import resolve_version_dir
+
+
+def parse_ids(values: list[str] | np.ndarray, dtype_name: str, flag: str = "--user") -> np.ndarray:
+    """Raw ids typed on a command line, converted to the export's id dtype.
+
+    Raises:
+        InputError: an id that is not an integer for an export with integer ids.
+    """
+    if dtype_name != "int64":
+        return np.asarray([str(v) for v in values], dtype=object)
+    out = []
+    for value in values:
+        try:
+            out.append(int(str(value).strip()))
+        except ValueError:
+            raise InputError(
+                f"{flag}: {value!r} is not an integer (this model's ids are integers)"
+            ) from None
+    return np.asarray(out, dtype=np.int64)
+
+
+def recommend(
+    model: str | os.PathLike, users: list[str] | np.ndarray, k: int | None = None
+) -> tuple[Path, list[dict[str, Any]]]:
+    """Top ``k`` items for raw user ids from an export, via its ``serving_default`` signature.
+
+    Args:
+        model: ``saved_models/NAME`` (latest version) or ``saved_models/NAME/VERSION``.
+        users: raw user ids (strings are converted to the export's id dtype).
+        k: items per user, at most the export's ``K`` (default: 10, or ``K`` if smaller).
+
+    Returns:
+        ``(version_dir, [{"user", "known_user", "items", "scores"}, ...])``.
+
+    Raises:
+        InputError: no export at ``model``, a bad id, or ``k`` above the export's K.
+
+    Example:
+        >>> recommend("saved_models/citeulike-mf-directspec-plus", ["42"], k=3)  # doctest: +SKIP
+    """
+    version_dir = resolve_version_dir(model)
+    info = read_info(version_dir)
+    if k is None:
+        k = min(10, info["k"])
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"-k must be a positive integer, got {k!r}")
+    if k > info["k"]:
+        raise InputError(f"-k {k} exceeds the export's K={info['k']} (re-export with `--k {k}`)")
+    ids = parse_ids(users, info["user_id_dtype"])
+    served = tf.saved_model.load(str(version_dir))
+    dtype = tf.int64 if info["user_id_dtype"] == "int64" else tf.string
+    out = served.signatures["serving_default"](user_ids=tf.constant(ids, dtype=dtype))
+    items, scores = out["item_ids"].numpy()[:, :k], out["scores"].numpy()[:, :k]
+    known = out["known_user"].numpy()
+    results = []
+    for row, user in enumerate(ids.tolist()):
+        results.append(
+            {
+                "user": _plain_id(user),
+                "known_user": bool(known[row]),
+                "items": [_plain_id(v) for v in items[row].tolist()],
+                "scores": [float(v) for v in scores[row]],
+            }
+        )
+    return version_dir, results
+
+
+def _plain_id(value: Any) -> int | str:
+    """A raw id as JSON takes it."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value if isinstance(value, str) else int(value)
