@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from tfdirectspec.machine import cpu_model
+
 
 def load_pairs(path: Path, num_users: int, num_items: int) -> np.ndarray:
     """``user<TAB>item`` integer lines as an ``[n, 2]`` int64 array, ids checked in range."""
@@ -60,17 +62,6 @@ def random_split(
     train = rng.integers(0, [num_users, num_items], size=(n_train, 2))
     test = rng.integers(0, [num_users, num_items], size=(n_test, 2))
     return to_csr(train, (num_users, num_items)), to_csr(test, (num_users, num_items))
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops
 
+from tfdirectspec.machine import cpu_model
 from tfdirectspec.towers.propagation import (
     csr_matrix,
     layer_weights,
@@ -315,17 +316,9 @@ def reference(
 
 
 def machine_info() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "nproc": os.cpu_count(),
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),

@@ -31,18 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from tfdirectspec.machine import cpu_model
 
 
 def main(argv: list[str] | None = None) -> int:

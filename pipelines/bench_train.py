@@ -22,20 +22,15 @@ import time
 import keras
 
 import tfdirectspec as tfd
+from tfdirectspec.machine import cpu_model
 from tfdirectspec.training import EpochTimer, TrainConfig, build_model, sampler_for
 
 
 def machine() -> dict:
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     import tensorflow as tf
 
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "nproc": os.cpu_count(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,

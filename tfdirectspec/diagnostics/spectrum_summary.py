@@ -46,7 +46,7 @@ from tfdirectspec.errors import InputError
 
 # Private to the evaluation module; reusing it lets the stacked table's spectrum come from
 # UᵀU + IᵀI without a third pass or a concatenated copy.
-from tfdirectspec.evaluation.spectrum import _singular_values_from_gram, effective_rank
+from tfdirectspec.evaluation.spectrum import effective_rank, singular_values_from_gram
 
 __all__ = [
     "MAX_CONDITION",
@@ -258,9 +258,9 @@ def spectrum_stats(
     if users.shape.rank != 2 or items.shape.rank != 2 or users.shape[1] != items.shape[1]:
         raise InputError(f"tables must be [n, d] with one d, got {users.shape} and {items.shape}")
     user_gram, item_gram = _gram(users), _gram(items)
-    sigma_user = _singular_values_from_gram(user_gram, users.shape[0])
-    sigma_item = _singular_values_from_gram(item_gram, items.shape[0])
-    sigma_all = _singular_values_from_gram(user_gram + item_gram, users.shape[0] + items.shape[0])
+    sigma_user = singular_values_from_gram(user_gram, users.shape[0])
+    sigma_item = singular_values_from_gram(item_gram, items.shape[0])
+    sigma_all = singular_values_from_gram(user_gram + item_gram, users.shape[0] + items.shape[0])
     top, bottom = float(sigma_all[0]), float(sigma_all[-1])
     if top == 0:
         condition = math.nan

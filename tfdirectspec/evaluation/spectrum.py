@@ -45,7 +45,7 @@ def _gram(table: np.ndarray) -> np.ndarray:
     return gram
 
 
-def _singular_values_from_gram(gram: np.ndarray, num_rows: int) -> np.ndarray:
+def singular_values_from_gram(gram: np.ndarray, num_rows: int) -> np.ndarray:
     """Descending singular values, ``min(num_rows, d)`` of them, from a Gram matrix."""
     eigenvalues = np.linalg.eigvalsh(gram)[::-1]
     # Rounding makes eigenvalues that should be zero slightly negative.
@@ -68,7 +68,7 @@ def singular_values(table) -> np.ndarray:
         [3.0, 2.0, 1.0]
     """
     array = _as_numpy_2d(table, "table")
-    return _singular_values_from_gram(_gram(array), array.shape[0])
+    return singular_values_from_gram(_gram(array), array.shape[0])
 
 
 def effective_rank(table_or_singular_values) -> float:
@@ -136,9 +136,9 @@ def spectrum_summary(user_table, item_table) -> dict[str, float]:
         )
     user_gram, item_gram = _gram(users), _gram(items)
     return {
-        "user": effective_rank(_singular_values_from_gram(user_gram, users.shape[0])),
-        "item": effective_rank(_singular_values_from_gram(item_gram, items.shape[0])),
+        "user": effective_rank(singular_values_from_gram(user_gram, users.shape[0])),
+        "item": effective_rank(singular_values_from_gram(item_gram, items.shape[0])),
         "all": effective_rank(
-            _singular_values_from_gram(user_gram + item_gram, users.shape[0] + items.shape[0])
+            singular_values_from_gram(user_gram + item_gram, users.shape[0] + items.shape[0])
         ),
     }
