@@ -67,6 +67,10 @@ def test_existing_output_is_refused_unless_overwrite(data_dir, tmp_path, capsys)
         (["--valid-fraction", "1.5"], "--valid-fraction"),
         (["--tau0", "2.5"], "--tau0"),
         (["--layers", "50", "--tower", "lightgcn"], "--layers"),
+        (["--time-budget", "-1"], "--time-budget"),
+        (["--group-size", "5"], "--group-size"),
+        (["--group-size", "8", "--loss", "bpr"], "--group-size"),
+        (["--group-size", "8", "--tau0", "2.5", "--tau1", "3"], "--group-size"),
     ],
 )
 def test_bad_flags_fail_with_one_line_and_write_nothing(
@@ -114,6 +118,25 @@ def test_malformed_data_names_file_and_line(tmp_path, capsys, content, expected)
     err = capsys.readouterr().err.strip()
     assert expected in err and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_time_budget_stops_at_an_epoch_boundary_and_evaluates(data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert _train(data_dir, out, "--epochs", "50", "--time-budget", "1e-6") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by_time_budget"] is True
+    assert metrics["epochs_run"] == 1 and metrics["test"]["ndcg@20"] >= 0
+    assert _train(data_dir, out, "--overwrite", "--time-budget", "60") == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by_time_budget"] is False and metrics["epochs_run"] == 2
+
+
+def test_grouped_directspec_plus_trains_lightgcn(data_dir, tmp_path):
+    out = tmp_path / "run"
+    flags = ("--tower", "lightgcn", "--batch-size", "32", "--group-size", "8")
+    assert _train(data_dir, out, *flags) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["group_size"] == 8 and np.isfinite(metrics["history"][-1]["loss"])
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_weights(data_dir, tmp_path, capsys):

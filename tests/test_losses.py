@@ -126,6 +126,35 @@ def test_adaptive_tau_matches_numpy(batch):
     assert loss.required_features == ("user_shared", "item_shared")
 
 
+@pytest.mark.parametrize("shrink,reg", [(0.0, 0.0), (0.02, 1e-2)])
+def test_grouped_directspec_plus_is_the_mean_of_its_blocks(batch, shrink, reg):
+    groups = 2
+    size = B // groups
+    got = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=size)(
+        _tf(batch)
+    )
+    blocks = [
+        np_directspec_plus(
+            batch["user"][g * size : (g + 1) * size],
+            batch["item"][g * size : (g + 1) * size],
+            0.7,
+            4.0,
+            4.0,
+            shrink,
+            reg,
+        )
+        for g in range(groups)
+    ]
+    np.testing.assert_allclose(got.numpy(), np.mean(blocks), rtol=1e-10)
+    # One block of the whole batch is the plain loss, and blocks do change the loss.
+    whole = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg)(_tf(batch))
+    one = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=B)(
+        _tf(batch)
+    )
+    np.testing.assert_allclose(one.numpy(), whole.numpy(), rtol=1e-12)
+    assert not np.isclose(got.numpy(), whole.numpy(), rtol=1e-9, atol=0)
+
+
 def test_positive_only_is_directspec_without_filter(batch):
     got = PositiveOnlyLoss(shrink=0.03)(_tf(batch))
     want = np_directspec(batch["user"], batch["item"], 0.0, 0.03, 0.0)
@@ -192,6 +221,7 @@ def test_float32_stable_at_large_tau():
         PositiveOnlyLoss(shrink=0.1),
         DirectSpecLoss(alpha=0.5, shrink=0.1, reg=1e-3),
         DirectSpecPlusLoss(alpha=0.9, tau=4.0, shrink=0.02, tau0=3.5, tau1=4.0),
+        DirectSpecPlusLoss(alpha=0.7, tau=4.0, group_size=256),
         DirectAULoss(gamma=2.0),
         SampledSoftmaxLoss(temperature=0.2, normalize=False),
     ],
@@ -209,6 +239,8 @@ def test_serialization_round_trip(loss):
         lambda: DirectSpecPlusLoss(tau=0),
         lambda: DirectSpecPlusLoss(tau0=3.0),
         lambda: DirectSpecPlusLoss(tau0=3.0, tau1=2.0),
+        lambda: DirectSpecPlusLoss(group_size=-1),
+        lambda: DirectSpecPlusLoss(tau0=2.5, tau1=3.0, group_size=4),
         lambda: DirectSpecLoss(alpha=-1),
         lambda: BPRLoss(reg=-1),
         lambda: SampledSoftmaxLoss(temperature=0),

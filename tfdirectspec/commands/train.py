@@ -57,6 +57,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="also log test metrics at each evaluation (curves only)",
     )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="stop at the last epoch boundary that keeps training within MINUTES (0 = none)",
+    )
+    p.add_argument(
+        "--group-size",
+        type=int,
+        help="DirectSpec+: softmax filter within blocks of this many rows (0 = whole batch)",
+    )
     p.add_argument("--steps-per-execution", type=int)
     p.add_argument("--output", help="run directory to write (default runs/<name>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")

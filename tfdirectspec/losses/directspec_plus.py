@@ -7,7 +7,12 @@ import tensorflow as tf
 from tfdirectspec.losses.base import RetrievalLoss, register
 from tfdirectspec.losses.directspec import _check, positive_pair_loss
 from tfdirectspec.losses.distribute import gather_global
-from tfdirectspec.losses.spectral_filter import norm_shrink, normalize_rows, softmax_all_pass
+from tfdirectspec.losses.spectral_filter import (
+    grouped_softmax_all_pass,
+    norm_shrink,
+    normalize_rows,
+    softmax_all_pass,
+)
 
 
 @register
@@ -28,6 +33,17 @@ class DirectSpecPlusLoss(RetrievalLoss):
     masks per batch as ``"user_shared"`` and ``"item_shared"`` (computed from
     the sparse interaction matrix, never from dense U×U or I×I matrices).
 
+    With ``group_size = g > 0`` the batch is read as ``B / g`` consecutive blocks
+    of ``g`` rows (users and items alike) and each block is filtered with its
+    own ``g × g`` softmax, exactly as if it were a batch of ``g``; the loss is
+    the mean over blocks. One step on ``B`` rows then equals ``B / g`` of the
+    authors' batch-``g`` steps taken from the same parameters, with their
+    gradients averaged (so scale the learning rate by ``B / g`` to match their
+    per-row step). It costs ``O(B·g·d)`` instead of ``O(B²·d)``, which is what
+    lets LightGCN share one graph propagation among many authors' batches.
+    Under a ``tf.distribute`` strategy the blocks are taken within each
+    replica's rows, so ``g`` must divide the per-replica batch.
+
     Args:
         alpha: filter strength α ≥ 0.
         tau: temperature τ > 0 (ignored when adaptive).
@@ -35,6 +51,8 @@ class DirectSpecPlusLoss(RetrievalLoss):
         reg: L2 weight on the filtered rows.
         tau0: temperature of pairs that share an interaction (adaptive).
         tau1: temperature of the other pairs (adaptive); ``tau0 < tau1``.
+        group_size: rows per softmax block (0 = the whole global batch); not
+            combined with the adaptive temperature.
 
     Example:
         >>> loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0, shrink=0.03)
@@ -49,6 +67,7 @@ class DirectSpecPlusLoss(RetrievalLoss):
         reg: float = 0.0,
         tau0: float | None = None,
         tau1: float | None = None,
+        group_size: int = 0,
     ) -> None:
         _check(alpha, shrink, reg)
         if tau <= 0:
@@ -57,12 +76,17 @@ class DirectSpecPlusLoss(RetrievalLoss):
             raise ValueError("tau0 and tau1 must be given together")
         if tau0 is not None and not 0 < tau0 <= tau1:
             raise ValueError(f"need 0 < tau0 <= tau1, got tau0={tau0}, tau1={tau1}")
+        if group_size < 0:
+            raise ValueError(f"group_size must be >= 0, got {group_size}")
+        if group_size and tau0 is not None:
+            raise ValueError("group_size cannot be combined with the adaptive tau0/tau1")
         self.alpha = float(alpha)
         self.tau = float(tau)
         self.shrink = float(shrink)
         self.reg = float(reg)
         self.tau0 = None if tau0 is None else float(tau0)
         self.tau1 = None if tau1 is None else float(tau1)
+        self.group_size = int(group_size)
 
     @property
     def adaptive(self) -> bool:
@@ -75,7 +99,9 @@ class DirectSpecPlusLoss(RetrievalLoss):
     def filter(self, x: tf.Tensor, shared: tf.Tensor | None = None) -> tf.Tensor:
         """Filters this replica's rows ``x`` against the global batch."""
         x = normalize_rows(x)
-        if self.alpha:
+        if self.alpha and self.group_size:
+            x = grouped_softmax_all_pass(x, self.group_size, self.alpha, self.tau)
+        elif self.alpha:
             tau: float | tf.Tensor = self.tau
             if self.adaptive:
                 tau = tf.where(
@@ -99,4 +125,5 @@ class DirectSpecPlusLoss(RetrievalLoss):
             "reg": self.reg,
             "tau0": self.tau0,
             "tau1": self.tau1,
+            "group_size": self.group_size,
         }

@@ -5,6 +5,8 @@ For a batch of ``B`` row-normalised embeddings ``X`` (users or items):
 * linear (DirectSpec):        ``X̃ = X − α · (1/B) · X Xᵀ X``, i.e. ``σ → σ − (α/B) σ³``;
 * softmax (DirectSpec+):      ``X̃ = X − α · softmax_row(τ ⊙ X Xᵀ) · X``,
   with ``τ`` a scalar or a ``B × B`` matrix (adaptive temperature);
+* grouped softmax (DirectSpec+ with ``group_size g``): the softmax filter applied
+  within each block of ``g`` consecutive rows, as if each block were a batch;
 * norm shrink (optional):     ``x̃ ← s · ‖x̃‖ · x̃`` for every row (``s = 0`` is off).
 
 Each replica filters its local rows against the global batch ``X_global``.
@@ -38,6 +40,22 @@ def softmax_all_pass(
     logits = tau * tf.matmul(x, x_global, transpose_b=True)
     weights = tf.nn.softmax(logits, axis=-1)
     return x - alpha * tf.matmul(weights, x_global)
+
+
+def grouped_softmax_all_pass(
+    x: tf.Tensor, group_size: int, alpha: float, tau: float
+) -> tf.Tensor:
+    """DirectSpec+'s filter within each block of ``group_size`` consecutive rows.
+
+    ``x`` (``[n·g, d]``) is viewed as ``n`` blocks ``X_b`` of ``g`` rows and each is
+    filtered on its own, ``X_b − α · softmax(τ · X_b X_bᵀ) X_b``: ``n`` products of
+    ``g × g`` instead of one of ``n·g × n·g``. The row count must be a multiple
+    of ``group_size``.
+    """
+    dim = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+    groups = tf.reshape(x, [-1, group_size, dim])
+    weights = tf.nn.softmax(tau * tf.matmul(groups, groups, transpose_b=True), axis=-1)
+    return tf.reshape(groups - alpha * tf.matmul(weights, groups), tf.shape(x))
 
 
 def norm_shrink(x: tf.Tensor, shrink: float) -> tf.Tensor:

@@ -28,7 +28,13 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
         return DirectSpecLoss(alpha=c.alpha, shrink=c.shrink, reg=c.reg)
     if c.loss == "directspec+":
         return DirectSpecPlusLoss(
-            alpha=c.alpha, tau=c.tau, shrink=c.shrink, reg=c.reg, tau0=c.tau0, tau1=c.tau1
+            alpha=c.alpha,
+            tau=c.tau,
+            shrink=c.shrink,
+            reg=c.reg,
+            tau0=c.tau0,
+            tau1=c.tau1,
+            group_size=c.group_size,
         )
     if c.loss == "directau":
         return DirectAULoss(gamma=c.gamma)

@@ -1,4 +1,4 @@
-"""Keras callbacks of a training run: epoch timing, ranking evaluation, loss guard."""
+"""Keras callbacks of a training run: epoch timing, ranking evaluation, loss guard, time budget."""
 
 from __future__ import annotations
 
@@ -161,3 +161,35 @@ class FiniteLossGuard(keras.callbacks.Callback):
         if self.failure is None:
             self._good = [w.numpy() for w in self.model.trainable_weights]
             self.last_good_epoch = epoch + 1
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends training at an epoch boundary so the run stays within a wall-time budget.
+
+    After each epoch it projects the time of one more epoch (the slowest epoch
+    so far, evaluation included, since Keras runs this callback after the
+    evaluation callbacks placed before it) and stops when that would overrun
+    ``seconds`` counted from the start of training. The model is then the last
+    complete epoch's, evaluated as usual; :attr:`stopped_epoch` records where.
+
+    Args:
+        seconds: the budget for the training loop (``0`` = unlimited).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = float(seconds)
+        self.stopped_epoch: int | None = None
+        self._start = self._last = 0.0
+        self._slowest = 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = self._last = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
+        self._slowest = max(self._slowest, now - self._last)
+        self._last = now
+        if self.seconds and now - self._start + self._slowest > self.seconds:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

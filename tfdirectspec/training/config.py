@@ -54,6 +54,8 @@ class TrainConfig:
     eval_batch_size: int = 1024
     steps_per_execution: int = 32
     track_test: bool = False
+    time_budget: float = 0.0
+    group_size: int = 0
     name: str = ""
 
     def validate(self) -> TrainConfig:
@@ -79,6 +81,18 @@ class TrainConfig:
         for key in ("alpha", "shrink", "reg", "gamma"):
             if getattr(self, key) < 0:
                 raise InputError(f"{_flag(key)} must be >= 0, got {getattr(self, key)}")
+        if self.time_budget < 0:
+            raise InputError(f"--time-budget must be >= 0 minutes, got {self.time_budget}")
+        if self.group_size < 0:
+            raise InputError(f"--group-size must be >= 0, got {self.group_size}")
+        if self.group_size and self.batch_size % self.group_size:
+            raise InputError(
+                f"--group-size {self.group_size} must divide --batch-size {self.batch_size}"
+            )
+        if self.group_size and self.loss != "directspec+":
+            raise InputError(f"--group-size applies to --loss directspec+, not {self.loss}")
+        if self.group_size and self.tau0 is not None:
+            raise InputError("--group-size cannot be combined with --tau0/--tau1")
         if not 0 < self.lr_decay <= 1:
             raise InputError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
         if not 0 <= self.test_fraction < 1:

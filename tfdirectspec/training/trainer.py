@@ -21,7 +21,12 @@ from tfdirectspec.errors import InputError
 from tfdirectspec.evaluation import full_ranking_metrics, spectrum_summary
 from tfdirectspec.models import RetrievalModel
 from tfdirectspec.training.builders import build_loss, build_tower
-from tfdirectspec.training.callbacks import EpochTimer, FiniteLossGuard, RankingEvaluation
+from tfdirectspec.training.callbacks import (
+    EpochTimer,
+    FiniteLossGuard,
+    RankingEvaluation,
+    TimeBudget,
+)
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.optimizers import make_optimizer
 
@@ -130,16 +135,19 @@ def train(
         track_test=config.track_test,
         batch_size=config.eval_batch_size,
     )
+    # After the evaluation, so the projected epoch time includes it.
+    budget = TimeBudget(60.0 * config.time_budget)
     history = model.fit(
         sampler.dataset(start_step=initial_epoch * steps),
         initial_epoch=initial_epoch,
         epochs=config.epochs,
         steps_per_epoch=steps,
-        callbacks=[timer, guard, evaluation, *callbacks],
+        callbacks=[timer, guard, evaluation, budget, *callbacks],
         verbose=verbose,
     )
     evaluation.restore_best()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
+    metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
     # ru_maxrss is in KiB on Linux: the process's peak resident memory so far.
     metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
