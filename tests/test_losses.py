@@ -148,9 +148,7 @@ def test_grouped_directspec_plus_is_the_mean_of_its_blocks(batch, shrink, reg):
     np.testing.assert_allclose(got.numpy(), np.mean(blocks), rtol=1e-10)
     # One block of the whole batch is the plain loss, and blocks do change the loss.
     whole = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg)(_tf(batch))
-    one = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=B)(
-        _tf(batch)
-    )
+    one = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=B)(_tf(batch))
     np.testing.assert_allclose(one.numpy(), whole.numpy(), rtol=1e-12)
     assert not np.isclose(got.numpy(), whole.numpy(), rtol=1e-9, atol=0)
 

@@ -42,9 +42,7 @@ def softmax_all_pass(
     return x - alpha * tf.matmul(weights, x_global)
 
 
-def grouped_softmax_all_pass(
-    x: tf.Tensor, group_size: int, alpha: float, tau: float
-) -> tf.Tensor:
+def grouped_softmax_all_pass(x: tf.Tensor, group_size: int, alpha: float, tau: float) -> tf.Tensor:
     """DirectSpec+'s filter within each block of ``group_size`` consecutive rows.
 
     ``x`` (``[n·g, d]``) is viewed as ``n`` blocks ``X_b`` of ``g`` rows and each is
