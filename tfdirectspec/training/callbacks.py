@@ -37,8 +37,8 @@ class RankingEvaluation(keras.callbacks.Callback):
     On validation epochs it adds ``val_<metric>`` entries (e.g. ``val_ndcg@20``)
     to the epoch logs, so ``History``, ``CSVLogger`` and ``TensorBoard`` see
     them, and keeps the weights of the best epoch by ``monitor``. With
-    ``track_test`` it also logs test metrics in :attr:`records` for curves;
-    those are never used for selection.
+    ``track_test`` it also records test metrics in :attr:`records` and the
+    logs (``test_<metric>``) for curves; those are never used for selection.
 
     Args:
         train: training interactions (masked when ranking).
@@ -114,6 +114,15 @@ class RankingEvaluation(keras.callbacks.Callback):
                 ks=self.ks,
                 batch_size=self.batch_size,
             )
+            if logs is not None:
+                # Shown in the progress line and History for curves; never monitored.
+                logs.update(
+                    {
+                        f"test_{k}": v
+                        for k, v in record["test"].items()
+                        if k.startswith(("recall@", "ndcg@"))
+                    }
+                )
         self.records.append(record)
 
     def restore_best(self) -> None:
