@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     curves = []
     for spec in args.curve:
-        label, sep, run_dir = spec.partition("=")
+        label, sep, run_dir = spec.rpartition("=")
         if not sep:
             parser.error(f"--curve {spec!r}: expected LABEL=RUN_DIR")
         curves.append(load_curve(label, Path(run_dir), args.metric))

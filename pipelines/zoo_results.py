@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.run_dir import read_metrics
-from tfdirectspec.training.zoo import entry_name, find_entry, zoo_defaults
+from tfdirectspec.training.zoo import entry_name, find_entry, list_entries, zoo_defaults
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 RESULTS = MODELS / "results"
@@ -136,8 +136,24 @@ def write_readme() -> Path:
         "evaluation. Gowalla runs read a local copy with `TFDIRECTSPEC_DATA=../shared/data` "
         "(otherwise the dataset is downloaded and checksummed into the cache).\n\n"
     )
-    readme.write_text(intro + table() + "\n")
+    readme.write_text(intro + table() + "\n" + unmeasured() + "\n")
     return readme
+
+
+def unmeasured() -> str:
+    """The entries that no result file covers yet, with the command that would measure them."""
+    measured = {json.loads(p.read_text())["name"] for p in RESULTS.glob("*.json")}
+    missing = [name for name in list_entries() if name not in measured]
+    if not missing:
+        return ""
+    lines = [
+        "\n## Entries without a measured run yet\n",
+        "Their configs are valid (the tests load every entry) but no run of them has been "
+        "collected; the command that would measure each:\n",
+    ]
+    for name in missing:
+        lines.append(f"- {name}: `tfdirectspec train --config models/{name}.toml`")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

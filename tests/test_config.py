@@ -77,3 +77,12 @@ def test_every_zoo_entry_is_a_valid_config():
 
     for name in entries:
         TrainConfig().updated(read_config_file(find_entry(name)), name).validate()
+
+
+def test_the_zoo_covers_both_towers_and_six_losses_on_both_datasets():
+    entries = set(list_entries())
+    losses = ("bpr", "directau", "ssm", "directspec", "directspec-plus", "directspec-plus-adaptive")
+    for dataset in ("citeulike", "gowalla"):
+        for tower in ("mf", "lightgcn"):
+            for loss in losses:
+                assert f"{dataset}-{tower}-{loss}" in entries
