@@ -199,6 +199,7 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.perf_counter()
         self._slowest = max(self._slowest, now - self._last)
         self._last = now
-        if self.seconds and now - self._start + self._slowest > self.seconds:
+        last = epoch + 1 >= self.params.get("epochs", 0)
+        if self.seconds and not last and now - self._start + self._slowest > self.seconds:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
