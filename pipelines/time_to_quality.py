@@ -23,6 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from tfdirectspec.diagnostics.plots import new_figure, save_figure
 from tfdirectspec.machine import cpu_model
 from tfdirectspec.training.run_dir import read_metrics
 
@@ -66,12 +67,8 @@ def minutes_to_reach(curve: dict, metric: str, level: float) -> float | None:
 
 
 def plot(curves: list[dict], metric: str, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (by_epoch, by_wall) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    figure = new_figure(figsize=(11, 4.2))
+    by_epoch, by_wall = figure.subplots(1, 2, sharey=True)
     for curve in curves:
         epochs = [p["epoch"] for p in curve["points"]]
         minutes = [p["wall_minutes"] for p in curve["points"]]
@@ -84,10 +81,8 @@ def plot(curves: list[dict], metric: str, title: str, path: Path) -> None:
     for axis in (by_epoch, by_wall):
         axis.grid(alpha=0.3)
     by_wall.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    figure.suptitle(title)
+    save_figure(figure, path)
 
 
 def table(curves: list[dict], metric: str, fraction: float) -> list[str]:

@@ -97,7 +97,7 @@ class DirectSpecPlusLoss(RetrievalLoss):
         return ("user_shared", "item_shared") if self.adaptive else ()
 
     def filter(self, x: tf.Tensor, shared: tf.Tensor | None = None) -> tf.Tensor:
-        """Filters this replica's rows ``x`` against the global batch."""
+        """Filters this replica's rows ``x``: against the global batch, or per block."""
         x = normalize_rows(x)
         if self.alpha and self.group_size:
             x = grouped_softmax_all_pass(x, self.group_size, self.alpha, self.tau)
