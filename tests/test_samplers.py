@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import tensorflow as tf
 
-from tfdirectspec.data.samplers import InteractionSampler, shared_interaction_mask
+from tfdirectspec.data.samplers import (
+    _NEGATIVE_ROUNDS,
+    InteractionSampler,
+    shared_interaction_mask,
+)
 
 
 def _random_csr(num_users=40, num_items=30, density=0.15, seed=0, empty_user=True):
@@ -74,6 +79,33 @@ def test_negatives_are_never_positives_and_uniform():
     chi2 = ((c - c.mean()) ** 2 / c.mean()).sum()
     dof = len(allowed) - 1
     assert chi2 < dof + 5 * np.sqrt(2 * dof)
+
+
+def test_negative_rounds_stop_early_without_changing_the_draws():
+    # The sampler stops redrawing once no row is a positive; the result must be
+    # what all _NEGATIVE_ROUNDS rounds of rejection give from the same streams.
+    train = _random_csr(density=0.6, seed=2)
+    sampler = InteractionSampler(train, batch_size=300, negatives=True, seed=5)
+    for step in (0, 9):
+        got = next(iter(sampler.dataset(start_step=step)))
+        stream = tf.random.experimental.stateless_split(tf.constant([5, step], tf.int64), num=3)[2]
+        expected = _all_rounds(train, got["user"], stream)
+        np.testing.assert_array_equal(got["negative"].numpy(), expected)
+
+
+def _all_rounds(train, users, stream):
+    """Reference rejection sampling: every round, in NumPy membership tests."""
+    streams = tf.random.experimental.stateless_split(stream, num=_NEGATIVE_ROUNDS)
+    size, num_items = users.shape[0], train.shape[1]
+    dense = train.toarray() > 0
+    users = users.numpy()
+    draws = tf.random.stateless_uniform([size], streams[0], 0, num_items, dtype=tf.int64).numpy()
+    for round_ in range(1, _NEGATIVE_ROUNDS):
+        fresh = tf.random.stateless_uniform(
+            [size], streams[round_], 0, num_items, dtype=tf.int64
+        ).numpy()
+        draws = np.where(dense[users, draws], fresh, draws)
+    return draws
 
 
 def test_same_seed_same_stream_and_resume_continues_it():

@@ -175,13 +175,28 @@ def _sample_negatives(
 ) -> tf.Tensor:
     """Uniform items that are not positives of ``users`` (rejection sampling)."""
     streams = tf.random.experimental.stateless_split(stream, num=_NEGATIVE_ROUNDS)
-    negatives = tf.random.stateless_uniform([size], streams[0], 0, num_items, dtype=tf.int64)
-    for round_ in range(1, _NEGATIVE_ROUNDS):
+    last = tf.size(keys, tf.int64) - 1
+
+    def is_positive(negatives: tf.Tensor) -> tf.Tensor:
         query = users * num_items + negatives
-        position = tf.minimum(
-            tf.searchsorted(keys, query, out_type=tf.int64), tf.size(keys, tf.int64) - 1
-        )
-        is_positive = tf.equal(tf.gather(keys, position), query)
-        redraw = tf.random.stateless_uniform([size], streams[round_], 0, num_items, dtype=tf.int64)
-        negatives = tf.where(is_positive, redraw, negatives)
+        position = tf.minimum(tf.searchsorted(keys, query, out_type=tf.int64), last)
+        return tf.equal(tf.gather(keys, position), query)
+
+    def redraw(
+        round_: tf.Tensor, negatives: tf.Tensor, positive: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        fresh = tf.random.stateless_uniform([size], streams[round_], 0, num_items, dtype=tf.int64)
+        negatives = tf.where(positive, fresh, negatives)
+        return round_ + 1, negatives, is_positive(negatives)
+
+    def any_positive(round_: tf.Tensor, negatives: tf.Tensor, positive: tf.Tensor) -> tf.Tensor:
+        return tf.logical_and(round_ < _NEGATIVE_ROUNDS, tf.reduce_any(positive))
+
+    # Stops at the first round with no positive left: later rounds would keep
+    # every draw, so the batch is the one all rounds give, at a fraction of
+    # the binary searches.
+    negatives = tf.random.stateless_uniform([size], streams[0], 0, num_items, dtype=tf.int64)
+    _, negatives, _ = tf.while_loop(
+        any_positive, redraw, (tf.constant(1), negatives, is_positive(negatives))
+    )
     return negatives

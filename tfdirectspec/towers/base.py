@@ -73,7 +73,10 @@ def _gather_batch(
         if key not in inputs:
             continue
         table, ego = (users, ego_users) if key == "user" else (items, ego_items)
-        ids = inputs[key]
+        # int32 ids: the gathers' gradients are summed into the tables by a
+        # segment sum, which runs about a third faster on CPU with int32 indices
+        # (no table has 2^31 rows).
+        ids = tf.cast(inputs[key], tf.int32)
         out[key] = tf.gather(table, ids)
         out[f"{key}_ego"] = out[key] if ego is table else tf.gather(ego, ids)
     return out

@@ -175,16 +175,23 @@ def propagate(
     block = csr_matrix(indices, values, (num_users, num_items))
     block_t = csr_ops.sparse_matrix_transpose(block, type=values.dtype)
 
+    # Every layer has the same weight: sum the layers, then scale once (if at all),
+    # which saves 2K full-table multiplies per pass.
+    weight = weights[0]
+
     def polynomial(x_users: tf.Tensor, x_items: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        out_users, out_items = weights[0] * x_users, weights[0] * x_items
-        for weight in weights[1:]:
+        layers_users, layers_items = [x_users], [x_items]
+        for _ in weights[1:]:
             # Independent products: on CPU they run concurrently.
             x_users, x_items = (
                 csr_ops.sparse_matrix_mat_mul(block, x_items),
                 csr_ops.sparse_matrix_mat_mul(block_t, x_users),
             )
-            out_users += weight * x_users
-            out_items += weight * x_items
+            layers_users.append(x_users)
+            layers_items.append(x_items)
+        out_users, out_items = tf.add_n(layers_users), tf.add_n(layers_items)
+        if weight != 1.0:
+            out_users, out_items = weight * out_users, weight * out_items
         return out_users, out_items
 
     @tf.custom_gradient
