@@ -1,12 +1,15 @@
-"""Benchmark: seconds per epoch of DirectSpec+ MF on CiteULike at the authors' settings.
+"""Benchmark: seconds per training epoch of a zoo entry, and of its sampler and evaluation.
 
-One epoch is ⌊166,025 / 256⌋ = 648 steps of batch 256 (SGD lr 180, α 1, τ 3,
-s 0.03), training steps only; plus the time of one full-ranking evaluation
-of all 5,551 users over 16,980 items. Reports the median of several runs
-after a warm-up epoch (which includes tracing), the machine and the command,
-as one JSON object.
+By default DirectSpec+ MF on CiteULike at the authors' settings: one epoch is
+⌊166,025 / 256⌋ = 648 steps of batch 256 (SGD lr 180, α 1, τ 3, s 0.03).
+``--entry NAME`` times any zoo entry instead (e.g. ``gowalla-lightgcn-bpr``,
+with ``TFDIRECTSPEC_DATA`` pointing at the data). Training steps only, plus
+the time of one full-ranking evaluation of all test users over all items.
+Reports the median of several runs after a warm-up epoch (which includes
+tracing), the machine and the command, as one JSON object.
 
 Run: ``python pipelines/bench_train.py --epochs 6 --repeats 3 --out bench_train.json``
+     ``python pipelines/bench_train.py --entry gowalla-lightgcn-bpr --epochs 3 --eval-repeats 3``
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ import keras
 import tfdirectspec as tfd
 from tfdirectspec.machine import cpu_model
 from tfdirectspec.training import EpochTimer, TrainConfig, build_model, sampler_for
+from tfdirectspec.training.config import read_config_file
+from tfdirectspec.training.trainer import load_data
+from tfdirectspec.training.zoo import find_entry
 
 
 def machine() -> dict:
@@ -40,16 +46,28 @@ def machine() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="seconds per epoch of DirectSpec+ MF")
+    parser = argparse.ArgumentParser(description="seconds per training epoch of a zoo entry")
+    parser.add_argument("--entry", help="zoo entry to time (default: DirectSpec+ MF, CiteULike)")
     parser.add_argument("--epochs", type=int, default=6, help="timed epochs per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs (fresh model each)")
-    parser.add_argument("--loss", default="directspec+")
+    parser.add_argument("--eval-repeats", type=int, default=6, help="timed evaluations")
+    parser.add_argument("--loss", default="directspec+", help="loss, without --entry")
     parser.add_argument("--steps-per-execution", type=int, default=32)
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
 
-    data = tfd.load_dataset("citeulike")
-    config = TrainConfig(loss=args.loss, steps_per_execution=args.steps_per_execution)
+    if args.entry:
+        path = find_entry(args.entry)
+        if path is None:
+            parser.error(f"--entry: no zoo entry named {args.entry!r}")
+        config = TrainConfig(**read_config_file(path))
+        config.steps_per_execution = args.steps_per_execution
+        benchmark = f"{args.entry} epoch"
+    else:
+        config = TrainConfig(loss=args.loss, steps_per_execution=args.steps_per_execution)
+        benchmark = "DirectSpec+ MF CiteULike epoch"
+    config.validate()
+    data = load_data(config)
     epoch_seconds: list[float] = []
     for repeat in range(args.repeats):
         config.seed = repeat
@@ -76,13 +94,13 @@ def main() -> None:
 
     users, items = model.tables()
     eval_seconds = []
-    for _ in range(6):
+    for _ in range(args.eval_repeats + 1):
         start = time.perf_counter()
         tfd.full_ranking_metrics(users, items, data.test, exclude=data.train)
         eval_seconds.append(time.perf_counter() - start)
 
     result = {
-        "benchmark": "DirectSpec+ MF CiteULike epoch",
+        "benchmark": benchmark,
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "machine": machine(),
         "steps_per_epoch": sampler.steps_per_epoch,

@@ -7,9 +7,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from tfdirectspec import cli
 from tfdirectspec.commands import train as train_command
+from tfdirectspec.training.callbacks import RankingEvaluation
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.run_dir import load_model, read_metrics
 from tfdirectspec.training.trainer import train
@@ -31,7 +33,7 @@ def data_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def _train_args(data_dir: Path, output: Path) -> list[str]:
+def _train_args(data_dir: Path, output: Path, *extra: str) -> list[str]:
     return [
         "train",
         "--data-dir",
@@ -62,6 +64,7 @@ def _train_args(data_dir: Path, output: Path) -> list[str]:
         str(output),
         "--verbose",
         "0",
+        *extra,
     ]
 
 
@@ -112,6 +115,37 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_dir, tmp_path, mon
     assert read_metrics(resumed)["test"] == read_metrics(straight)["test"]
 
 
+def test_resumed_run_keeps_the_selection_and_curves_of_its_first_part(
+    data_dir, tmp_path, monkeypatch
+):
+    # With a validation split the reported model is the best epoch over the whole
+    # run, epochs before the interruption included.
+    extra = ("--valid-fraction", "0.3", "--eval-every", "1", "--track-test")
+    straight = tmp_path / "straight"
+    assert cli.main(_train_args(data_dir, straight, *extra)) == 0
+
+    resumed = tmp_path / "resumed"
+    original = train_command.extra_callbacks
+    monkeypatch.setattr(
+        train_command, "extra_callbacks", lambda *a: [*original(*a), _Kill(KILL_EPOCH)]
+    )
+    with pytest.raises(RuntimeError, match="killed"):
+        cli.main(_train_args(data_dir, resumed, *extra))
+    state = tmp_path / ".resumed.partial" / train_command.EVALUATION_STATE_DIR
+    assert (state / "evaluation.json").is_file()
+    monkeypatch.setattr(train_command, "extra_callbacks", original)
+    assert cli.main(["train", "--resume", str(resumed), "--verbose", "0"]) == 0
+
+    a, b = read_metrics(straight), read_metrics(resumed)
+    assert [r["epoch"] for r in b["history"]] == list(range(1, EPOCHS + 1))
+    for ra, rb in zip(a["history"], b["history"], strict=True):
+        assert (ra["epoch"], ra["valid"], ra["test"]) == (rb["epoch"], rb["valid"], rb["test"])
+    walls = [r["wall_seconds"] for r in b["history"]]
+    assert walls == sorted(walls)
+    assert (a["best_epoch"], a["valid"], a["test"]) == (b["best_epoch"], b["valid"], b["test"])
+    assert not (resumed / train_command.EVALUATION_STATE_DIR).exists()
+
+
 def test_resume_bad_input(data_dir, tmp_path, capsys):
     finished = tmp_path / "finished"
     finished.mkdir()
@@ -156,3 +190,25 @@ def test_keras_file_and_model_checkpoint_round_trip(data_dir, tmp_path):
             np.testing.assert_array_equal(x.numpy(), y.numpy())
     assert type(restored).__name__ == "RetrievalModel"
     assert restored.get_config()["tower"]["config"]["num_users"] == 40
+
+
+def test_evaluation_state_drops_epochs_evaluated_after_the_checkpoint(tmp_path):
+    # A kill between the evaluation of epoch 3 and its checkpoint leaves a state one
+    # epoch ahead: resuming from epoch 2 must forget epoch 3 and find epoch 2's weights.
+    empty = sp.csr_matrix((3, 4), dtype=np.float32)
+    state = tmp_path / "evaluation"
+    saved = RankingEvaluation(empty, empty, empty, ks=(2,), monitor="ndcg@2", state_dir=state)
+    for epoch, value in ((1, 0.1), (2, 0.2), (3, 0.3)):
+        saved.records.append({"epoch": epoch, "wall_seconds": epoch, "valid": {"ndcg@2": value}})
+        saved.best_epoch, saved.best_value = epoch, value
+        saved.best_weights = [np.full(2, epoch, np.float32)]
+        saved._save_state()
+    assert sorted(p.name for p in state.glob("best-*")) == ["best-2.npz", "best-3.npz"]
+
+    resumed = RankingEvaluation(empty, empty, empty, ks=(2,), monitor="ndcg@2", state_dir=state)
+    resumed.restore_state(2)
+    assert [r["epoch"] for r in resumed.records] == [1, 2]
+    assert (resumed.best_epoch, resumed.best_value) == (2, 0.2)
+    np.testing.assert_array_equal(resumed.best_weights[0], [2.0, 2.0])
+    resumed.clear_state()
+    assert not state.exists()

@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             callbacks=callbacks,
             verbose=verbose,
             initial_epoch=checkpointed_epoch(writer),
+            state_dir=writer.staging / EVALUATION_STATE_DIR,
         )
         writer.commit(result.model, result.metrics, result.data)
     except BaseException:
@@ -206,6 +207,8 @@ def extra_callbacks(args: argparse.Namespace, writer, config, data) -> list:
 
 #: The resolved config of a run, written to its staging folder at the start.
 RESUME_CONFIG_FILE = "config.json"
+#: The evaluation's resumable state (records, best weights) inside the staging folder.
+EVALUATION_STATE_DIR = "evaluation"
 #: Flags that may accompany ``--resume`` (they do not change the training).
 RESUME_FLAGS = ("command", "resume", "verbose", *DIAGNOSTIC_FLAGS)
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import scipy.sparse as sp
 
 from tfdirectspec.evaluation import full_ranking_metrics
+from tfdirectspec.training.run_dir import write_json
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -40,6 +45,12 @@ class RankingEvaluation(keras.callbacks.Callback):
     ``track_test`` it also records test metrics in :attr:`records` and the
     logs (``test_<metric>``) for curves; those are never used for selection.
 
+    With ``state_dir`` it keeps its records and best weights there after every
+    evaluation, so that a run resumed from an epoch-end checkpoint continues
+    the same selection and curves (:meth:`restore_state`) instead of starting
+    them over; ``wall_seconds`` of a resumed run go on from its last restored
+    record. :meth:`clear_state` removes the folder.
+
     Args:
         train: training interactions (masked when ranking).
         valid: validation interactions (may be empty: then no selection).
@@ -49,7 +60,12 @@ class RankingEvaluation(keras.callbacks.Callback):
         monitor: validation metric to maximise.
         track_test: also evaluate the test split on the same epochs.
         batch_size: users per evaluation block.
+        state_dir: folder for the resumable state (None: kept in memory only).
     """
+
+    #: Best-weight files kept in ``state_dir``: the newest and the one before,
+    #: which a checkpoint one epoch behind the last evaluation may still need.
+    KEPT_BEST = 2
 
     def __init__(
         self,
@@ -61,11 +77,13 @@ class RankingEvaluation(keras.callbacks.Callback):
         monitor: str = "ndcg@20",
         track_test: bool = False,
         batch_size: int = 1024,
+        state_dir: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.train, self.valid, self.test = train, valid, test
         self.ks, self.every, self.monitor = tuple(ks), int(every), monitor
         self.track_test, self.batch_size = track_test, batch_size
+        self.state_dir = None if state_dir is None else Path(state_dir)
         self.records: list[dict] = []
         self.best_epoch = 0
         self.best_value = -math.inf
@@ -84,7 +102,8 @@ class RankingEvaluation(keras.callbacks.Callback):
         last = done == self.params.get("epochs")
         if done % self.every and not last:
             return
-        record: dict = {"epoch": done, "wall_seconds": time.perf_counter() - self._clock}
+        wall = self._elapsed + time.perf_counter() - self._clock
+        record: dict = {"epoch": done, "wall_seconds": wall}
         if logs is not None and "loss" in logs:
             record["loss"] = float(logs["loss"])
         users, items = (t.numpy() for t in self.model.tables())
@@ -124,6 +143,59 @@ class RankingEvaluation(keras.callbacks.Callback):
                     }
                 )
         self.records.append(record)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        if self.state_dir is None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.best_weights is not None:
+            path = self._best_file(self.best_epoch)
+            if not path.exists():
+                tmp = path.with_name(f".{path.name}")  # np.savez keeps a ".npz" suffix
+                np.savez(tmp, *self.best_weights)
+                os.replace(tmp, path)
+            for old in sorted(self.state_dir.glob("best-*.npz"), key=_epoch_of)[: -self.KEPT_BEST]:
+                old.unlink()
+        state = {"records": self.records, "best_epoch": self.best_epoch}
+        write_json(self.state_dir / "evaluation.json", state)
+
+    def _best_file(self, epoch: int) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / f"best-{epoch}.npz"
+
+    def restore_state(self, epoch: int) -> None:
+        """Takes up the records and selection saved in ``state_dir`` up to ``epoch``.
+
+        Call it before ``fit`` resumes from the checkpoint of ``epoch``. Records
+        of later epochs (evaluated after that checkpoint was written) are
+        dropped: the resumed run evaluates those epochs again.
+
+        Raises:
+            ValueError: the state names a best epoch whose weights are missing.
+        """
+        file = None if self.state_dir is None else self.state_dir / "evaluation.json"
+        if file is None or not file.is_file():
+            return
+        records = json.loads(file.read_text())["records"]
+        self.records = [r for r in records if r["epoch"] <= epoch]
+        self._elapsed = self.records[-1]["wall_seconds"] if self.records else 0.0
+        self.best_epoch, self.best_value, self.best_weights = 0, -math.inf, None
+        for record in self.records:
+            value = record.get("valid", {}).get(self.monitor)
+            if value is not None and value > self.best_value:
+                self.best_epoch, self.best_value = record["epoch"], value
+        if self.best_epoch:
+            path = self._best_file(self.best_epoch)
+            if not path.is_file():
+                raise ValueError(f"{path}: missing weights of the best epoch {self.best_epoch}")
+            with np.load(path) as saved:
+                self.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+    def clear_state(self) -> None:
+        """Deletes ``state_dir`` (the run is complete)."""
+        if self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def restore_best(self) -> None:
         """Loads the best validation weights into the model (no-op without validation)."""
@@ -203,3 +275,8 @@ class TimeBudget(keras.callbacks.Callback):
         if self.seconds and not last and now - self._start + self._slowest > self.seconds:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+def _epoch_of(path: Path) -> int:
+    """Epoch of a ``best-<epoch>.npz`` file."""
+    return int(path.stem.split("-", 1)[1])

@@ -11,6 +11,7 @@ import dataclasses
 import resource
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -91,6 +92,7 @@ def train(
     callbacks: list[keras.callbacks.Callback] | tuple = (),
     verbose: int | str = "auto",
     initial_epoch: int = 0,
+    state_dir: str | Path | None = None,
 ) -> TrainResult:
     """Trains one model and evaluates it on the test split.
 
@@ -108,6 +110,9 @@ def train(
             ``keras.callbacks.BackupAndRestore``) restores; the batch stream
             starts after them, so a resumed run sees the batches an
             uninterrupted run would have.
+        state_dir: folder where the evaluation keeps its records and best
+            weights, so that a resumed run (``initial_epoch > 0``, same folder)
+            selects among all its epochs; removed when training completes.
     """
     config.validate()
     started = time.perf_counter()
@@ -134,7 +139,10 @@ def train(
         monitor=f"ndcg@{max(config.ks)}",
         track_test=config.track_test,
         batch_size=config.eval_batch_size,
+        state_dir=state_dir,
     )
+    if initial_epoch:
+        evaluation.restore_state(initial_epoch)
     # After the evaluation, so the projected epoch time includes it.
     budget = TimeBudget(60.0 * config.time_budget)
     history = model.fit(
@@ -146,6 +154,7 @@ def train(
         verbose=verbose,
     )
     evaluation.restore_best()
+    evaluation.clear_state()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
