@@ -181,7 +181,7 @@ def propagate(
 
     def polynomial(x_users: tf.Tensor, x_items: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         layers_users, layers_items = [x_users], [x_items]
-        for _ in weights[1:]:
+        for _ in range(num_layers):
             # Independent products: on CPU they run concurrently.
             x_users, x_items = (
                 csr_ops.sparse_matrix_mat_mul(block, x_items),

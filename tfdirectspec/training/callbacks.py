@@ -157,8 +157,8 @@ class RankingEvaluation(keras.callbacks.Callback):
                 os.replace(tmp, path)
             for old in sorted(self.state_dir.glob("best-*.npz"), key=_epoch_of)[: -self.KEPT_BEST]:
                 old.unlink()
-        state = {"records": self.records, "best_epoch": self.best_epoch}
-        write_json(self.state_dir / "evaluation.json", state)
+        # The best epoch is derived from the records on restore.
+        write_json(self.state_dir / "evaluation.json", {"records": self.records})
 
     def _best_file(self, epoch: int) -> Path:
         assert self.state_dir is not None
