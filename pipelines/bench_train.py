@@ -60,7 +60,7 @@ def main() -> None:
         path = find_entry(args.entry)
         if path is None:
             parser.error(f"--entry: no zoo entry named {args.entry!r}")
-        config = TrainConfig(**read_config_file(path))
+        config = TrainConfig().updated(read_config_file(path), str(path))
         config.steps_per_execution = args.steps_per_execution
         benchmark = f"{args.entry} epoch"
     else:
