@@ -87,6 +87,20 @@ def _fmt(value, digits=4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def refresh_commands() -> None:
+    """Rebuilds each result's command from its config against the entry as it is now.
+
+    A result keeps the config it ran with; when an entry's defaults change later, the flags
+    that reproduce the old run change too (e.g. ``--optimizer sgd`` appears).
+    """
+    for path in sorted(RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        command = reproduce_command(result["config"])
+        if result["command"] != command:
+            result["command"] = command
+            path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def table() -> str:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     lines = [
@@ -164,6 +178,7 @@ def main() -> None:
     names = args.name or [None] * len(args.runs)
     for run, name in zip(args.runs, names, strict=True):
         print(collect(run, name))
+    refresh_commands()
     print(write_readme())
     print(update_top_readme())
 
