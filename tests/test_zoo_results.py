@@ -34,9 +34,11 @@ def test_stored_commands_match_the_entries_as_they_are(zoo_results):
 
 
 def test_command_names_what_differs_from_the_entry(zoo_results):
-    entry = zoo_results.TrainConfig().updated(
-        zoo_results.zoo_defaults("gowalla", "lightgcn", "directspec+"), "zoo"
-    ).to_dict()
+    entry = (
+        zoo_results.TrainConfig()
+        .updated(zoo_results.zoo_defaults("gowalla", "lightgcn", "directspec+"), "zoo")
+        .to_dict()
+    )
     assert zoo_results.reproduce_command(entry) == (
         "tfdirectspec train --dataset gowalla --tower lightgcn --loss directspec+"
     )
