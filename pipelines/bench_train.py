@@ -80,6 +80,7 @@ def main() -> None:
             steps_per_epoch=sampler.steps_per_epoch,
             callbacks=[timer],
             verbose=0,
+            shuffle=False,
         )
         epoch_seconds += timer.seconds[1:]  # the first epoch traces the step
 

@@ -18,6 +18,7 @@ import keras
 
 import tfdirectspec as tfd
 from tfdirectspec.training import RankingEvaluation
+from tfdirectspec.training.trainer import execution_size
 
 
 def main() -> None:
@@ -37,7 +38,8 @@ def main() -> None:
     )
     model.compile(
         optimizer=tfd.make_optimizer("sgd", 180.0, sampler.steps_per_epoch, lr_decay=0.9995),
-        steps_per_execution=32,
+        # A divisor of the epoch: Keras runs whole executions (see execution_size).
+        steps_per_execution=execution_size(sampler.steps_per_epoch, 32),
     )
     evaluation = RankingEvaluation(data.train, data.valid, data.test, every=10)
     model.fit(
@@ -46,6 +48,7 @@ def main() -> None:
         steps_per_epoch=sampler.steps_per_epoch,
         callbacks=[evaluation, keras.callbacks.CSVLogger("train_keras_log.csv")],
         verbose=2,
+        shuffle=False,
     )
     evaluation.restore_best()  # no-op without a validation split
 

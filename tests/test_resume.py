@@ -212,3 +212,21 @@ def test_evaluation_state_drops_epochs_evaluated_after_the_checkpoint(tmp_path):
     np.testing.assert_array_equal(resumed.best_weights[0], [2.0, 2.0])
     resumed.clear_state()
     assert not state.exists()
+
+
+def test_an_epoch_is_exactly_its_steps_whatever_steps_per_execution(data_dir):
+    # 240 pairs / batch 16 = 15 steps an epoch; 4 steps per execution do not divide 15,
+    # and Keras would run 16 steps an epoch (whole executions) without a divisor.
+    config = TrainConfig(
+        dataset=None,
+        data_dir=str(data_dir),
+        epochs=3,
+        batch_size=16,
+        dim=8,
+        eval_every=3,
+        steps_per_execution=4,
+        ks=(5,),
+    )
+    result = train(config, verbose=0)
+    assert result.metrics["steps_per_epoch"] == 15
+    assert int(result.model.optimizer.iterations) == 3 * 15

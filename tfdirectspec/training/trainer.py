@@ -77,12 +77,29 @@ def build_model(config: TrainConfig, data: InteractionData, steps_per_epoch: int
     # Keras 3.15 / TF 2.21 fail ("You must feed a value for placeholder") when a
     # multi-replica strategy runs several steps per execution, even for a plain
     # Dense model; such strategies run one step per execution.
-    steps_per_execution = config.steps_per_execution
+    steps_per_execution = execution_size(steps_per_epoch, config.steps_per_execution)
     if tf.distribute.get_strategy().num_replicas_in_sync > 1:
         steps_per_execution = 1
     # Sparse matmuls (LightGCN) have no XLA kernel, so the step is not jit-compiled.
     model.compile(optimizer=optimizer, steps_per_execution=steps_per_execution, jit_compile=False)
     return model
+
+
+def execution_size(steps_per_epoch: int, requested: int) -> int:
+    """The largest number of steps per execution, at most ``requested``, that divides the epoch.
+
+    Keras runs whole executions: with ``steps_per_epoch=648`` and 32 steps per
+    execution it runs 21 × 32 = 672 steps an epoch from an endless dataset. A
+    divisor keeps every epoch exactly ``steps_per_epoch`` steps long, so the
+    learning-rate schedule, the progress bar and a resumed batch stream agree.
+
+    Example:
+        >>> execution_size(648, 32), execution_size(81, 32), execution_size(647, 32)
+        (27, 27, 1)
+    """
+    steps_per_epoch, requested = max(int(steps_per_epoch), 1), max(int(requested), 1)
+    candidates = range(min(requested, steps_per_epoch), 0, -1)
+    return next(n for n in candidates if steps_per_epoch % n == 0)
 
 
 def train(
@@ -152,6 +169,7 @@ def train(
         steps_per_epoch=steps,
         callbacks=[timer, guard, evaluation, budget, *callbacks],
         verbose=verbose,
+        shuffle=False,  # the sampler draws its own batches
     )
     evaluation.restore_best()
     evaluation.clear_state()
