@@ -93,7 +93,7 @@ def export_entry(entry: ZooEntry, run_dir: Path, out: Path, k: int, train_cmd: s
     """Exports ``run_dir`` as ``out/NAME/1`` with its card; returns the model folder."""
     from tfdirectspec.serving import export_run
     from tfdirectspec.serving.model_card import card_record, write_model_card
-    from tfdirectspec.training.run_dir import read_metrics
+    from tfdirectspec.training.run_dir import Run
 
     final = out / entry.name
     building = out / f".{entry.name}.building"
@@ -104,7 +104,9 @@ def export_entry(entry: ZooEntry, run_dir: Path, out: Path, k: int, train_cmd: s
         f"tfdirectspec export {run_dir} --to {out / entry.name} --k {k}",
         f"# or, all in one: python -m pipelines.build_zoo_exports --only {entry.name}",
     ]
-    card = card_record(entry.name, version, read_metrics(run_dir), commands, entry.description)
+    card = card_record(
+        entry.name, version, Run.open(run_dir).metrics(), commands, entry.description
+    )
     write_model_card(building, card)
     # Replace the shipped entry only now that the new one is complete.
     if final.exists():

@@ -53,7 +53,8 @@ def run_loss(loss: str, epochs: int, data, seed: int) -> dict:
     """Trains one loss at its zoo recipe; returns its curves, spectrum and test metrics."""
     import keras
 
-    from tfdirectspec.diagnostics import SpectrumSummary, spectrum_stats
+    from tfdirectspec.diagnostics import SpectrumSummary
+    from tfdirectspec.evaluation import spectrum_stats
     from tfdirectspec.training import TrainConfig, train, zoo_defaults
 
     config = TrainConfig().updated(zoo_defaults("citeulike", "mf", loss), "zoo")

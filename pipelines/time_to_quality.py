@@ -25,12 +25,12 @@ from pathlib import Path
 
 from tfdirectspec.diagnostics.plots import new_figure, save_figure
 from tfdirectspec.machine import cpu_model
-from tfdirectspec.training.run_dir import read_metrics
+from tfdirectspec.training.run_dir import Run
 
 
 def load_curve(label: str, run_dir: Path, metric: str) -> dict:
     """One run's curve: ``(epoch, wall minutes, metric)`` points plus its summary."""
-    metrics = read_metrics(run_dir)
+    metrics = Run.open(run_dir).metrics()
     points = [
         {
             "epoch": record["epoch"],

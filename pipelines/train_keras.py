@@ -55,7 +55,7 @@ def main() -> None:
     users, items = model.tables()
     exclude = [data.train, data.valid]
     print(json.dumps(tfd.full_ranking_metrics(users, items, data.test, exclude=exclude), indent=2))
-    print(json.dumps({"erank": tfd.spectrum_summary(users.numpy(), items.numpy())}))
+    print(json.dumps({"erank": tfd.effective_ranks(users.numpy(), items.numpy())}))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from tfdirectspec.training.config import TrainConfig
-from tfdirectspec.training.run_dir import read_metrics
+from tfdirectspec.training.run_dir import Run
 from tfdirectspec.training.zoo import entry_name, find_entry, list_entries, zoo_defaults
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -58,7 +58,7 @@ def reproduce_command(config: dict) -> str:
 
 
 def collect(run_dir: Path, name: str | None) -> Path:
-    metrics = read_metrics(run_dir)
+    metrics = Run.open(run_dir).metrics()
     config = metrics["config"]
     name = (
         name or config.get("name") or entry_name(config["dataset"], config["tower"], config["loss"])

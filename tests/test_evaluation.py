@@ -151,9 +151,9 @@ def test_perfect_ranking():
 
 def test_k_larger_than_items_raises():
     users, items, train, _, test = random_problem()
-    with pytest.raises(InputError, match=r"^--ks: K=81 exceeds the number of items \(80\)$"):
+    with pytest.raises(InputError, match=r"^ks 81 exceeds the number of items \(80\)$"):
         full_ranking_metrics(users, items, test, exclude=train, ks=(10, 81))
-    with pytest.raises(InputError, match="--ks"):
+    with pytest.raises(InputError, match="^ks must be positive"):
         full_ranking_metrics(users, items, test, ks=(0,))
 
 

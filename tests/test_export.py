@@ -21,7 +21,7 @@ from tfdirectspec.evaluation import full_ranking_metrics
 from tfdirectspec.serving import ExportTables, export_tables, read_info
 from tfdirectspec.serving.export import tables_from_run
 from tfdirectspec.training.config import TrainConfig
-from tfdirectspec.training.run_dir import load_model, read_metrics
+from tfdirectspec.training.run_dir import Run
 from tfdirectspec.training.trainer import load_data
 
 K = 5
@@ -120,8 +120,8 @@ def test_saved_model_cli_lists_the_four_signatures(exported):
 
 
 def test_loaded_export_matches_the_in_memory_model(run_dir, exported):
-    model = load_model(run_dir)
-    config = TrainConfig().updated(read_metrics(run_dir)["config"], "metrics.json")
+    model = Run.open(run_dir).load_model()
+    config = TrainConfig().updated(Run.open(run_dir).metrics()["config"], "metrics.json")
     data = load_data(config)
     assert data.valid.nnz > 0
     users, items = model.tables()
@@ -157,7 +157,7 @@ def test_loaded_export_matches_the_in_memory_model(run_dir, exported):
 
 def test_unknown_ids_get_defined_answers(run_dir, exported):
     served = tf.saved_model.load(str(exported))
-    data = load_data(TrainConfig().updated(read_metrics(run_dir)["config"], "metrics.json"))
+    data = load_data(TrainConfig().updated(Run.open(run_dir).metrics()["config"], "metrics.json"))
     known_user, unknown = int(data.user_ids[0]), 10**12
     out = served.signatures["serving_default"](
         user_ids=tf.constant([unknown, known_user], tf.int64)
@@ -313,7 +313,7 @@ def test_zoo_model_reevaluates_to_its_card(card_path):
 
 
 def test_lightgcn_export_holds_the_propagated_tables(run_dir, tmp_path):
-    config = read_metrics(run_dir)["config"]
+    config = Run.open(run_dir).metrics()["config"]
     out = tmp_path / "lightgcn"
     argv = ["train", "--data-dir", config["data_dir"], "--tower", "lightgcn", "--epochs", "1"]
     argv += ["--batch-size", "16", "--dim", "8", "--lr", "2.0", "--shrink", "0.3"]
@@ -322,15 +322,15 @@ def test_lightgcn_export_holds_the_propagated_tables(run_dir, tmp_path):
     tables, _ = tables_from_run(out)
     version = export_tables(tables, tmp_path / "served", k=K, warmup=False)
     served = tf.saved_model.load(str(version))
-    data = load_data(TrainConfig().updated(read_metrics(out)["config"], "metrics.json"))
+    data = load_data(TrainConfig().updated(Run.open(out).metrics()["config"], "metrics.json"))
     users = served.signatures["user_embeddings"](user_ids=tf.constant(data.user_ids))
     items = served.signatures["item_embeddings"](item_ids=tf.constant(data.item_ids))
-    ego_users, _ = load_model(out).tower.ego_tables()
+    ego_users, _ = Run.open(out).load_model().tower.ego_tables()
     assert not np.allclose(users["embeddings"].numpy(), ego_users.numpy())
     metrics = full_ranking_metrics(
         users["embeddings"], items["embeddings"], data.test, exclude=data.train, ks=(K,)
     )
-    for name, value in read_metrics(out)["test"].items():
+    for name, value in Run.open(out).metrics()["test"].items():
         assert abs(metrics[name] - value) <= 1e-6, name
 
 

@@ -13,7 +13,7 @@ from tfdirectspec import cli
 from tfdirectspec.commands import train as train_command
 from tfdirectspec.training.callbacks import RankingEvaluation
 from tfdirectspec.training.config import TrainConfig
-from tfdirectspec.training.run_dir import load_model, read_metrics
+from tfdirectspec.training.run_dir import Run
 from tfdirectspec.training.trainer import train
 
 EPOCHS = 4
@@ -105,14 +105,14 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_dir, tmp_path, mon
 
     assert cli.main(["train", "--resume", str(resumed), "--verbose", "0"]) == 0
     assert not staging.exists()
-    a, b = load_model(straight), load_model(resumed)
+    a, b = Run.open(straight).load_model(), Run.open(resumed).load_model()
     assert len(a.weights) == len(b.weights) > 0
     for wa, wb in zip(a.weights, b.weights, strict=True):
         np.testing.assert_array_equal(wa.numpy(), wb.numpy())
-    moved = load_model(straight).tower.user_embeddings.numpy()
+    moved = Run.open(straight).load_model().tower.user_embeddings.numpy()
     assert not np.allclose(moved, 0.0)
-    assert read_metrics(resumed)["epochs_run"] == EPOCHS
-    assert read_metrics(resumed)["test"] == read_metrics(straight)["test"]
+    assert Run.open(resumed).metrics()["epochs_run"] == EPOCHS
+    assert Run.open(resumed).metrics()["test"] == Run.open(straight).metrics()["test"]
 
 
 def test_resumed_run_keeps_the_selection_and_curves_of_its_first_part(
@@ -131,19 +131,20 @@ def test_resumed_run_keeps_the_selection_and_curves_of_its_first_part(
     )
     with pytest.raises(RuntimeError, match="killed"):
         cli.main(_train_args(data_dir, resumed, *extra))
-    state = tmp_path / ".resumed.partial" / train_command.EVALUATION_STATE_DIR
+    state = Run.staging_folder(resumed) / "evaluation"
+    assert state == Run.resume(resumed).evaluation_dir
     assert (state / "evaluation.json").is_file()
     monkeypatch.setattr(train_command, "extra_callbacks", original)
     assert cli.main(["train", "--resume", str(resumed), "--verbose", "0"]) == 0
 
-    a, b = read_metrics(straight), read_metrics(resumed)
+    a, b = Run.open(straight).metrics(), Run.open(resumed).metrics()
     assert [r["epoch"] for r in b["history"]] == list(range(1, EPOCHS + 1))
     for ra, rb in zip(a["history"], b["history"], strict=True):
         assert (ra["epoch"], ra["valid"], ra["test"]) == (rb["epoch"], rb["valid"], rb["test"])
     walls = [r["wall_seconds"] for r in b["history"]]
     assert walls == sorted(walls)
     assert (a["best_epoch"], a["valid"], a["test"]) == (b["best_epoch"], b["valid"], b["test"])
-    assert not (resumed / train_command.EVALUATION_STATE_DIR).exists()
+    assert not (resumed / "evaluation").exists()
 
 
 def test_resume_bad_input(data_dir, tmp_path, capsys):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tfdirectspec.cli import main
-from tfdirectspec.diagnostics.spectrum_summary import HISTOGRAM_TAG, IMAGE_TAG, SCALAR_TAGS
+from tfdirectspec.diagnostics.spectrum_callback import HISTOGRAM_TAG, IMAGE_TAG, SCALAR_TAGS
 
 # TensorBoard imports TensorFlow at start-up: allow for a slow, shared machine.
 STARTUP_TIMEOUT = 120.0

@@ -8,48 +8,56 @@ The public API, in the order of the data path:
 * losses — :class:`DirectSpecLoss`, :class:`DirectSpecPlusLoss`, :class:`BPRLoss`,
   :class:`PositiveOnlyLoss`, :class:`DirectAULoss`, :class:`SampledSoftmaxLoss`;
 * model — :class:`RetrievalModel` (``model.fit``);
-* evaluation — :func:`full_ranking_metrics`, :func:`effective_rank`;
-* training — :class:`TrainConfig`, :func:`train`.
+* evaluation — :func:`full_ranking_metrics`, :func:`effective_rank`, :func:`effective_ranks`;
+* training — :class:`TrainConfig`, :func:`train`, :class:`Run` (a run directory).
 
-Importing the package registers every Keras object (towers, losses, the
-model), so ``keras.saving.load_model("model.keras")`` works after
-``import tfdirectspec``.
+Names load on first use (PEP 562), so ``import tfdirectspec`` is instant and does
+not import TensorFlow; ``tfdirectspec.MFTower`` imports what it needs. Keras finds
+the library's objects in a ``.keras`` file once they are registered, which happens
+when their module is imported: use :func:`register_keras_objects` (or any of the
+classes) before ``keras.saving.load_model``, or load a run with ``Run.open(path).load_model()``.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Keras 3 picks its backend at import; this library is TensorFlow-only.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from tfdirectspec import backend
 
 __version__ = "0.1.0"
 
-from tfdirectspec.data import (  # noqa: E402
-    InteractionData,
-    InteractionSampler,
-    load_data_dir,
-    load_dataset,
-)
-from tfdirectspec.evaluation import (  # noqa: E402
-    effective_rank,
-    full_ranking_metrics,
-    singular_values,
-    spectrum_summary,
-)
-from tfdirectspec.losses import (  # noqa: E402
-    BPRLoss,
-    DirectAULoss,
-    DirectSpecLoss,
-    DirectSpecPlusLoss,
-    PositiveOnlyLoss,
-    RetrievalLoss,
-    SampledSoftmaxLoss,
-)
-from tfdirectspec.models import RetrievalModel  # noqa: E402
-from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower  # noqa: E402
-from tfdirectspec.training import TrainConfig, make_optimizer, train  # noqa: E402
+# KERAS_BACKEND=tensorflow, and TensorFlow's CPU-only start-up notices kept off stderr.
+backend.install()
+
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "InteractionData": "tfdirectspec.data",
+    "InteractionSampler": "tfdirectspec.data",
+    "load_data_dir": "tfdirectspec.data",
+    "load_dataset": "tfdirectspec.data",
+    "effective_rank": "tfdirectspec.evaluation",
+    "effective_ranks": "tfdirectspec.evaluation",
+    "full_ranking_metrics": "tfdirectspec.evaluation",
+    "singular_values": "tfdirectspec.evaluation",
+    "spectrum_stats": "tfdirectspec.evaluation",
+    "spectrum_summary": "tfdirectspec.evaluation",
+    "BPRLoss": "tfdirectspec.losses",
+    "DirectAULoss": "tfdirectspec.losses",
+    "DirectSpecLoss": "tfdirectspec.losses",
+    "DirectSpecPlusLoss": "tfdirectspec.losses",
+    "PositiveOnlyLoss": "tfdirectspec.losses",
+    "RetrievalLoss": "tfdirectspec.losses",
+    "SampledSoftmaxLoss": "tfdirectspec.losses",
+    "RetrievalModel": "tfdirectspec.models",
+    "EmbeddingTower": "tfdirectspec.towers",
+    "LightGCNTower": "tfdirectspec.towers",
+    "MFTower": "tfdirectspec.towers",
+    "Run": "tfdirectspec.training",
+    "TrainConfig": "tfdirectspec.training",
+    "make_optimizer": "tfdirectspec.training",
+    "train": "tfdirectspec.training",
+}
 
 __all__ = [
     "BPRLoss",
@@ -64,14 +72,69 @@ __all__ = [
     "PositiveOnlyLoss",
     "RetrievalLoss",
     "RetrievalModel",
+    "Run",
     "SampledSoftmaxLoss",
     "TrainConfig",
     "effective_rank",
+    "effective_ranks",
     "full_ranking_metrics",
     "load_data_dir",
     "load_dataset",
     "make_optimizer",
+    "register_keras_objects",
     "singular_values",
+    "spectrum_stats",
     "spectrum_summary",
     "train",
 ]
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from tfdirectspec.data import InteractionData, InteractionSampler, load_data_dir, load_dataset
+    from tfdirectspec.evaluation import (
+        effective_rank,
+        effective_ranks,
+        full_ranking_metrics,
+        singular_values,
+        spectrum_stats,
+        spectrum_summary,
+    )
+    from tfdirectspec.losses import (
+        BPRLoss,
+        DirectAULoss,
+        DirectSpecLoss,
+        DirectSpecPlusLoss,
+        PositiveOnlyLoss,
+        RetrievalLoss,
+        SampledSoftmaxLoss,
+    )
+    from tfdirectspec.models import RetrievalModel
+    from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
+    from tfdirectspec.training import Run, TrainConfig, make_optimizer, train
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tfdirectspec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def register_keras_objects() -> None:
+    """Registers every Keras object of the library (towers, losses, the model).
+
+    ``keras.saving.load_model`` needs it for a ``.keras`` file written by this
+    library, in a process that has not used those classes yet.
+
+    Example:
+        >>> register_keras_objects()
+        >>> import keras
+        >>> keras.saving.get_registered_object("tfdirectspec>RetrievalModel").__name__
+        'RetrievalModel'
+    """
+    importlib.import_module("tfdirectspec.models")  # imports the towers and losses too

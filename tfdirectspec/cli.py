@@ -13,8 +13,18 @@ import sys
 from collections.abc import Sequence
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 
 EXIT_USAGE = 2
+
+#: Library parameters whose flag is not ``--`` + the name with dashes.
+FLAGS = {"num_layers": "--layers", "embedding_dim": "--dim", "target": "--to"}
+
+
+def flag(parameter: str) -> str:
+    """The command-line flag of a library parameter: ``group_size`` -> ``--group-size``."""
+    return FLAGS.get(parameter, "--" + parameter.replace("_", "-"))
+
 
 #: Sub-command name -> module with ``add_parser(sub)`` and ``run(args)``.
 COMMANDS = {
@@ -41,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args)
+    except ParameterError as e:
+        print(f"tfdirectspec: error: {e.render(flag)}", file=sys.stderr)
+        return EXIT_USAGE
     except InputError as e:
         print(f"tfdirectspec: error: {e}", file=sys.stderr)
         return EXIT_USAGE

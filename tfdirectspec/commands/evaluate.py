@@ -19,31 +19,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfdirectspec.evaluation import full_ranking_metrics
-    from tfdirectspec.training.config import TrainConfig
-    from tfdirectspec.training.run_dir import load_model, read_metrics
-    from tfdirectspec.training.trainer import load_data
+    from tfdirectspec.training.config import load_data
+    from tfdirectspec.training.run_dir import Run
 
-    metrics = read_metrics(args.run_dir)
-    config = TrainConfig().updated(metrics["config"], f"{args.run_dir}/metrics.json")
-    if args.dataset or args.data_dir:
+    run_dir = Run.open(args.run_dir)
+    config = run_dir.config()
+    other_data = bool(args.dataset or args.data_dir)
+    if other_data:
         config = config.updated({"dataset": args.dataset, "data_dir": args.data_dir}, "flags")
     if args.ks:
         config = config.updated({"ks": args.ks}, "flags")
     config.validate()
-    data = load_data(config)
-    model = load_model(args.run_dir)
-    users, items = (t.numpy() for t in model.tables())
+    data = load_data(config)  # before TensorFlow: bad data fails fast
+    from tfdirectspec.evaluation import full_ranking_metrics
+
+    users, items = run_dir.tables()
     if (users.shape[0], items.shape[0]) != (data.num_users, data.num_items):
         raise InputError(
             f"{args.run_dir}: model has {users.shape[0]} users × {items.shape[0]} items, "
             f"the data {data.num_users} × {data.num_items}"
         )
     if args.split == "valid":
-        target, exclude = data.valid, [data.train]
+        target, exclude = data.valid, data.train
     else:
         target = data.test
-        exclude = [data.train, data.valid] if data.valid.nnz else [data.train]
+        exclude = data.exclusions() if other_data else run_dir.exclusions()
     result = full_ranking_metrics(
         users, items, target, exclude=exclude, ks=config.ks, batch_size=config.eval_batch_size
     )

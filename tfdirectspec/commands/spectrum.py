@@ -88,13 +88,14 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{r}: no such run directory")
 
     from tfdirectspec.diagnostics.plots import save_figure, spectrum_figure
-    from tfdirectspec.diagnostics.spectrum_summary import spectrum_stats
-    from tfdirectspec.training.run_dir import load_model, read_metrics
+    from tfdirectspec.evaluation.spectrum import spectrum_stats
+    from tfdirectspec.training.run_dir import Run
 
     rows, spectra = [], []
     for r in runs:
-        metrics = read_metrics(r)  # InputError for an unfinished run
-        users, items = load_model(r).tables()
+        run_dir = Run.open(r)  # InputError for an unfinished run
+        metrics = run_dir.metrics()
+        users, items = run_dir.tables()
         stats = spectrum_stats(users, items, user_rows=[], item_rows=[])
         rows.append(
             {

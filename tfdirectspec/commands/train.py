@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tfdirectspec.parameters import ParameterError, check_positive
+
 EXIT_FAILED = 1
 
 
@@ -127,47 +129,36 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    config = resolve_config(args)
-    from tfdirectspec.errors import InputError
-    from tfdirectspec.training.run_dir import RunWriter, write_json
-    from tfdirectspec.training.trainer import load_data, train
+    from tfdirectspec.training.config import load_data
+    from tfdirectspec.training.run_dir import Run
 
-    if args.spectrum_every is not None and args.spectrum_every <= 0:
-        raise InputError(f"--spectrum-every must be positive, got {args.spectrum_every}")
-    resume = bool(getattr(args, "resume", None))
-    default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    output = Path(args.resume or args.output or default)
-    writer = RunWriter(output, overwrite=args.overwrite, resume=resume)
-    if not resume:
-        # The resolved config, so that `--resume` continues with exactly this run.
-        write_json(writer.staging / RESUME_CONFIG_FILE, config.to_dict())
-    verbose = "auto" if args.verbose is None else args.verbose
+    config = resolve_config(args)
+    if args.spectrum_every is not None:
+        check_positive("spectrum_every", args.spectrum_every)
+    if args.resume:
+        run_dir = Run.resume(args.resume)
+    else:
+        default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = Run.create(args.output or default, overwrite=args.overwrite)
     try:
-        # Loaded once here so the diagnostics callbacks see the run's own split.
+        # Read and check the data before TensorFlow loads: bad input fails in a moment.
         data = load_data(config)
-        callbacks = [checkpoint_callback(writer), *extra_callbacks(args, writer, config, data)]
-        result = train(
-            config,
-            data=data,
-            callbacks=callbacks,
-            verbose=verbose,
-            initial_epoch=checkpointed_epoch(writer),
-            state_dir=writer.staging / EVALUATION_STATE_DIR,
-        )
-        writer.commit(result.model, result.metrics, result.data)
+        if not args.resume:
+            run_dir.write_config(config)  # what `--resume` continues with
+        result = _train(args, config, data, run_dir)
     except BaseException:
-        if checkpointed_epoch(writer):
+        if checkpointed_epoch(run_dir):
             print(
                 f"tfdirectspec: run interrupted; continue it with: "
-                f"tfdirectspec train --resume {output}",
+                f"tfdirectspec train --resume {run_dir.path}",
                 file=sys.stderr,
             )
         else:
-            writer.abort()
+            run_dir.abort()
         raise
     m = result.metrics
     summary = {
-        "output": str(output),
+        "output": str(run_dir.path),
         "test": m["test"],
         "valid": m["valid"],
         "best_epoch": m["best_epoch"],
@@ -181,7 +172,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def extra_callbacks(args: argparse.Namespace, writer, config, data) -> list:
+def _train(args: argparse.Namespace, config, data, run_dir):
+    """Trains with the run's checkpoints and diagnostics, then commits the run directory."""
+    from tfdirectspec.training.trainer import train
+
+    verbose = "auto" if args.verbose is None else args.verbose
+    callbacks = [checkpoint_callback(run_dir), *extra_callbacks(args, run_dir, config, data)]
+    result = train(
+        config,
+        data=data,
+        callbacks=callbacks,
+        verbose=verbose,
+        initial_epoch=checkpointed_epoch(run_dir),
+        state_dir=run_dir.evaluation_dir,
+    )
+    run_dir.commit(result.model, result.metrics, result.data)
+    return result
+
+
+def extra_callbacks(args: argparse.Namespace, run_dir, config, data) -> list:
     """Callbacks the command adds to the library's own (logging, diagnostics).
 
     The Keras ``TensorBoard`` callback writes loss and the ``val_*`` ranking metrics under
@@ -195,20 +204,18 @@ def extra_callbacks(args: argparse.Namespace, writer, config, data) -> list:
     from tfdirectspec.diagnostics import ProjectorExport, SpectrumSummary
 
     callbacks = [
-        keras.callbacks.TensorBoard(str(writer.logdir), write_graph=False, profile_batch=0)
+        keras.callbacks.TensorBoard(str(run_dir.logdir), write_graph=False, profile_batch=0)
     ]
     if not args.no_spectrum:
         every = args.spectrum_every or config.eval_every
-        callbacks.append(SpectrumSummary(writer.logdir, every=every, train=data.train))
+        callbacks.append(SpectrumSummary(run_dir.logdir, every=every, train=data.train))
     if args.projector:
-        callbacks.append(ProjectorExport(writer.logdir, ids=lambda: (data.user_ids, data.item_ids)))
+        callbacks.append(
+            ProjectorExport(run_dir.logdir, ids=lambda: (data.user_ids, data.item_ids))
+        )
     return callbacks
 
 
-#: The resolved config of a run, written to its staging folder at the start.
-RESUME_CONFIG_FILE = "config.json"
-#: The evaluation's resumable state (records, best weights) inside the staging folder.
-EVALUATION_STATE_DIR = "evaluation"
 #: Flags that may accompany ``--resume`` (they do not change the training).
 RESUME_FLAGS = ("command", "resume", "verbose", *DIAGNOSTIC_FLAGS)
 
@@ -220,8 +227,7 @@ def resumed_config(args: argparse.Namespace):
         InputError: training flags given with ``--resume``, a finished run at
             ``DIR``, or no interrupted run of ``DIR``.
     """
-    from tfdirectspec.errors import InputError
-    from tfdirectspec.training.config import TrainConfig
+    from tfdirectspec.training.run_dir import Run
 
     given = [
         k
@@ -229,23 +235,13 @@ def resumed_config(args: argparse.Namespace):
         if k not in RESUME_FLAGS and v is not None and v is not False
     ]
     if given:
-        flag = "--" + given[0].replace("_", "-")
-        raise InputError(f"--resume continues with the run's saved config; drop {flag}")
-    path = Path(args.resume)
-    if path.exists():
-        raise InputError(f"--resume: {path} is a finished run (nothing to resume)")
-    # RunWriter's staging folder for `path` (see tfdirectspec.training.run_dir).
-    file = path.parent / f".{path.name}.partial" / RESUME_CONFIG_FILE
-    if not file.is_file():
-        raise InputError(f"--resume: no interrupted run of {path} (no {file})")
-    try:
-        values = json.loads(file.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(f"--resume: {file}: unreadable ({error})") from None
-    return TrainConfig().updated(values, str(file)).validate()
+        raise ParameterError(
+            "resume", f"continues with the run's saved config; drop {given[0]}", related=given[:1]
+        )
+    return Run.resume(args.resume).config()
 
 
-def checkpoint_callback(writer):
+def checkpoint_callback(run_dir):
     """``BackupAndRestore`` into the run's staging folder, saved at every epoch end.
 
     Epoch-end checkpoints make a resumed run exact: the sampler is stateless, so
@@ -256,13 +252,13 @@ def checkpoint_callback(writer):
     import keras
 
     return keras.callbacks.BackupAndRestore(
-        str(writer.checkpoint_dir), save_freq="epoch", delete_checkpoint=True
+        str(run_dir.checkpoint_dir), save_freq="epoch", delete_checkpoint=True
     )
 
 
-def checkpointed_epoch(writer) -> int:
+def checkpointed_epoch(run_dir) -> int:
     """Epochs completed by the staged run's last checkpoint (0 when there is none)."""
-    staged = Path(writer.checkpoint_dir)
+    staged = Path(run_dir.checkpoint_dir)
     metadata = staged / "training_metadata.json"
     if not (metadata.is_file() and (staged / "latest.weights.h5").is_file()):
         return 0

@@ -8,9 +8,13 @@ Typical use::
     data.train  # scipy.sparse.csr_matrix, users x items, binary float32
 
 Training batches come from :class:`InteractionSampler` (tf.data, :mod:`tfdirectspec.data.samplers`).
+Everything here but the sampler is NumPy/SciPy: reading and checking data never
+imports TensorFlow; the sampler loads on first use.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from tfdirectspec.data.datasets import (
     DATASETS,
@@ -21,8 +25,10 @@ from tfdirectspec.data.datasets import (
 from tfdirectspec.data.download import default_cache_dir, download
 from tfdirectspec.data.interactions import InteractionData, from_pairs
 from tfdirectspec.data.readers import read_interactions
-from tfdirectspec.data.samplers import InteractionSampler
 from tfdirectspec.data.splits import split_by_ratio
+
+if TYPE_CHECKING:
+    from tfdirectspec.data.samplers import InteractionSampler
 
 __all__ = [
     "DATASETS",
@@ -37,3 +43,11 @@ __all__ = [
     "read_interactions",
     "split_by_ratio",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "InteractionSampler":
+        from tfdirectspec.data.samplers import InteractionSampler
+
+        return InteractionSampler
+    raise AttributeError(f"module 'tfdirectspec.data' has no attribute {name!r}")

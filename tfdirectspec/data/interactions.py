@@ -161,6 +161,16 @@ class InteractionData:
             **{into: _select_entries(self.train, rows, mask, shape)},
         )
 
+    def exclusions(self) -> sp.csr_matrix:
+        """The pairs a test ranking skips: train ∪ valid, as one binary ``U × I`` CSR matrix.
+
+        Example:
+            >>> data = from_pairs([[0, 0], [1, 1]], test_pairs=[[0, 1]], valid_pairs=[[1, 0]])
+            >>> data.exclusions().toarray().tolist()
+            [[1.0, 0.0], [1.0, 1.0]]
+        """
+        return pair_union(self.train, self.valid)
+
     def user_index(self, raw_ids) -> np.ndarray:
         """Maps raw user ids to row indices.
 
@@ -228,6 +238,25 @@ class InteractionData:
             raise InputError(f"{path}: no such file") from None
         except (OSError, ValueError, KeyError) as error:
             raise InputError(f"{path}: not a valid id map file ({error})") from None
+
+
+def pair_union(*matrices: sp.spmatrix) -> sp.csr_matrix:
+    """The pairs present in any of ``matrices`` (same shape), as a binary float32 CSR matrix.
+
+    Example:
+        >>> a = sp.csr_matrix([[1.0, 0.0], [0.0, 0.0]])
+        >>> pair_union(a, sp.csr_matrix([[1.0, 1.0], [0.0, 0.0]])).toarray().tolist()
+        [[1.0, 1.0], [0.0, 0.0]]
+    """
+    union = sp.csr_matrix(matrices[0], dtype=np.float32, copy=True)
+    for matrix in matrices[1:]:
+        union = union + sp.csr_matrix(matrix, dtype=np.float32)
+    union = sp.csr_matrix(union)
+    union.sum_duplicates()
+    union.eliminate_zeros()
+    union.data[:] = 1.0
+    union.sort_indices()
+    return union
 
 
 def from_pairs(

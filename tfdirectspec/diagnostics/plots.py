@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from tfdirectspec.diagnostics.spectrum_summary import normalised
+from tfdirectspec.evaluation.spectrum import normalised
 
 __all__ = [
     "collapse_figure",

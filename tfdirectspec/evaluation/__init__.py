@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from tfdirectspec.evaluation.ranking import full_ranking_metrics
-from tfdirectspec.evaluation.spectrum import effective_rank, singular_values, spectrum_summary
+from tfdirectspec.evaluation.spectrum import (
+    SpectrumStats,
+    effective_rank,
+    effective_ranks,
+    singular_values,
+    spectrum_stats,
+    spectrum_summary,
+)
 
-__all__ = ["effective_rank", "full_ranking_metrics", "singular_values", "spectrum_summary"]
+__all__ = [
+    "SpectrumStats",
+    "effective_rank",
+    "effective_ranks",
+    "full_ranking_metrics",
+    "singular_values",
+    "spectrum_stats",
+    "spectrum_summary",
+]

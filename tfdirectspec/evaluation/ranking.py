@@ -33,6 +33,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import check_ks
 
 __all__ = ["full_ranking_metrics"]
 
@@ -87,25 +88,6 @@ def _binary_csr(matrix: sp.spmatrix | sp.sparray, name: str) -> sp.csr_matrix:
     out.sum_duplicates()
     out.eliminate_zeros()
     out.data[:] = 1.0
-    return out
-
-
-def _check_ks(ks: Sequence[int], num_items: int) -> list[int]:
-    """Validated K values, duplicates dropped, order kept."""
-    if isinstance(ks, (int, np.integer)):
-        ks = [int(ks)]
-    out: list[int] = []
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise InputError(f"--ks: K must be an integer, got {k!r}")
-        if k < 1:
-            raise InputError(f"--ks: K must be positive, got K={k}")
-        if k > num_items:
-            raise InputError(f"--ks: K={k} exceeds the number of items ({num_items})")
-        if int(k) not in out:
-            out.append(int(k))
-    if not out:
-        raise InputError("--ks: at least one K is needed")
     return out
 
 
@@ -195,7 +177,7 @@ def full_ranking_metrics(
                 f"have {num_users} users and {num_items} items"
             )
         masked = masked + matrix
-    k_list = _check_ks(ks, num_items)
+    k_list = check_ks(ks, num_items)
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, l2_penalty, register
+from tfdirectspec.parameters import check_non_negative
 
 
 @register
@@ -28,9 +29,7 @@ class BPRLoss(RetrievalLoss):
     required_features = ("negative",)
 
     def __init__(self, reg: float = 1e-4) -> None:
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg}")
-        self.reg = float(reg)
+        self.reg = float(check_non_negative("reg", reg))
 
     def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:
         users, items, negatives = outputs["user"], outputs["item"], outputs["negative"]

@@ -6,18 +6,8 @@ import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, register
 from tfdirectspec.losses.distribute import gather_global
-from tfdirectspec.losses.spectral_filter import normalize_rows
-
-
-def uniformity(x_global: tf.Tensor) -> tf.Tensor:
-    """``log mean_{j≠k} exp(−2‖x_j − x_k‖²)`` over distinct pairs of unit rows."""
-    batch = tf.shape(x_global)[0]
-    # For unit rows ‖x_j − x_k‖² = 2 − 2 x_j·x_k.
-    sq_dist = 2.0 - 2.0 * tf.matmul(x_global, x_global, transpose_b=True)
-    off_diagonal = tf.logical_not(tf.eye(batch, dtype=tf.bool))
-    logits = tf.boolean_mask(-2.0 * sq_dist, off_diagonal)
-    pairs = tf.cast(batch * (batch - 1), x_global.dtype)
-    return tf.reduce_logsumexp(logits) - tf.math.log(pairs)
+from tfdirectspec.losses.hypersphere import alignment, normalize_rows, uniformity
+from tfdirectspec.parameters import check_non_negative
 
 
 @register
@@ -37,14 +27,12 @@ class DirectAULoss(RetrievalLoss):
     """
 
     def __init__(self, gamma: float = 1.0) -> None:
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
-        self.gamma = float(gamma)
+        self.gamma = float(check_non_negative("gamma", gamma))
 
     def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:
         users = normalize_rows(outputs["user"])
         items = normalize_rows(outputs["item"])
-        values = tf.reduce_sum(tf.square(users - items), axis=-1)
+        values = alignment(users, items)
         if self.gamma:
             unif = uniformity(gather_global(users)) + uniformity(gather_global(items))
             # The batch-level term is spread over the rows so that the global

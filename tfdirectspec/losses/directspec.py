@@ -6,16 +6,14 @@ import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, l2_penalty, register
 from tfdirectspec.losses.distribute import gather_global
-from tfdirectspec.losses.spectral_filter import linear_all_pass, norm_shrink, normalize_rows
+from tfdirectspec.losses.hypersphere import normalize_rows
+from tfdirectspec.losses.spectral_filter import linear_all_pass, norm_shrink
+from tfdirectspec.parameters import check_non_negative
 
 
 def _check(alpha: float, shrink: float, reg: float) -> None:
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
-    if shrink < 0:
-        raise ValueError(f"shrink must be >= 0, got {shrink}")
-    if reg < 0:
-        raise ValueError(f"reg must be >= 0, got {reg}")
+    for parameter, value in (("alpha", alpha), ("shrink", shrink), ("reg", reg)):
+        check_non_negative(parameter, value)
 
 
 def positive_pair_loss(users: tf.Tensor, items: tf.Tensor, reg: float) -> tf.Tensor:

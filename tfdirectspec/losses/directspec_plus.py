@@ -7,12 +7,13 @@ import tensorflow as tf
 from tfdirectspec.losses.base import RetrievalLoss, register
 from tfdirectspec.losses.directspec import _check, positive_pair_loss
 from tfdirectspec.losses.distribute import gather_global
+from tfdirectspec.losses.hypersphere import normalize_rows
 from tfdirectspec.losses.spectral_filter import (
     grouped_softmax_all_pass,
     norm_shrink,
-    normalize_rows,
     softmax_all_pass,
 )
+from tfdirectspec.parameters import check_adaptive_tau, check_group_size, check_positive
 
 
 @register
@@ -70,16 +71,9 @@ class DirectSpecPlusLoss(RetrievalLoss):
         group_size: int = 0,
     ) -> None:
         _check(alpha, shrink, reg)
-        if tau <= 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
-        if (tau0 is None) != (tau1 is None):
-            raise ValueError("tau0 and tau1 must be given together")
-        if tau0 is not None and not 0 < tau0 <= tau1:
-            raise ValueError(f"need 0 < tau0 <= tau1, got tau0={tau0}, tau1={tau1}")
-        if group_size < 0:
-            raise ValueError(f"group_size must be >= 0, got {group_size}")
-        if group_size and tau0 is not None:
-            raise ValueError("group_size cannot be combined with the adaptive tau0/tau1")
+        check_positive("tau", tau)
+        check_adaptive_tau(tau0, tau1)
+        check_group_size(group_size, adaptive=tau0 is not None)
         self.alpha = float(alpha)
         self.tau = float(tau)
         self.shrink = float(shrink)

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, register
 from tfdirectspec.losses.distribute import gather_global, global_offset
-from tfdirectspec.losses.spectral_filter import normalize_rows
+from tfdirectspec.losses.hypersphere import normalize_rows
+from tfdirectspec.parameters import check_positive
 
 
 @register
@@ -28,9 +29,7 @@ class SampledSoftmaxLoss(RetrievalLoss):
     """
 
     def __init__(self, temperature: float = 0.1, normalize: bool = True) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = float(check_positive("temperature", temperature))
         self.normalize = bool(normalize)
 
     def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:

@@ -17,11 +17,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def normalize_rows(x: tf.Tensor) -> tf.Tensor:
-    """Scales every row to unit L2 norm (zero rows stay zero)."""
-    return tf.math.l2_normalize(x, axis=-1, epsilon=1e-12)
-
-
 def linear_all_pass(x: tf.Tensor, x_global: tf.Tensor, alpha: float) -> tf.Tensor:
     """DirectSpec's filter ``x − α/B · x (X_gᵀ X_g)``; uses the d×d Gram, not the B×B one."""
     batch = tf.cast(tf.shape(x_global)[0], x.dtype)

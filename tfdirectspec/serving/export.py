@@ -29,11 +29,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError, check_ks
 from tfdirectspec.serving import warmup as warmup_lib
 from tfdirectspec.serving.module import SIGNATURES, ExportTables, build_module, id_dtype_name
 from tfdirectspec.serving.versions import next_version
@@ -54,17 +53,13 @@ def check_target(target: str | os.PathLike) -> Path:
     target = Path(target)
     for part in (target, *target.parents):
         if part.exists() and not part.is_dir():
-            raise InputError(f"--to: {part} exists and is not a directory")
+            raise ParameterError("target", f"{part} exists and is not a directory")
     return target
 
 
 def check_k(k: int, num_items: int) -> int:
     """``K`` must be in ``1..num_items``."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"--k must be a positive integer, got {k!r}")
-    if k > num_items:
-        raise InputError(f"--k {k} exceeds the number of items ({num_items})")
-    return int(k)
+    return check_ks(k, num_items, parameter="k")[0]
 
 
 def export_tables(
@@ -169,7 +164,7 @@ def read_info(version_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def tables_from_run(run_dir: str | os.PathLike) -> tuple[ExportTables, dict[str, Any]]:
-    """Reads a finished run's tables, id maps and exclusions.
+    """Reads a finished run's tables, id maps and exclusions (the dataset is not read).
 
     Args:
         run_dir: a directory written by ``tfdirectspec train``.
@@ -178,31 +173,23 @@ def tables_from_run(run_dir: str | os.PathLike) -> tuple[ExportTables, dict[str,
         ``(tables, metrics)`` with ``metrics`` the run's ``metrics.json``.
 
     Raises:
-        InputError: not a finished run, or the run's data does not match its model.
+        InputError: not a finished run, or its files do not agree with each other.
     """
-    from tfdirectspec.data import InteractionData
-    from tfdirectspec.training.config import TrainConfig
-    from tfdirectspec.training.run_dir import load_model, read_metrics
-    from tfdirectspec.training.trainer import load_data
+    from tfdirectspec.training.run_dir import Run
 
-    metrics = read_metrics(run_dir)
-    config = TrainConfig().updated(metrics["config"], f"{run_dir}/metrics.json")
-    model = load_model(run_dir)
-    user_ids, item_ids = InteractionData.load_id_maps(run_dir)
-    data = load_data(config)
-    users, items = (np.asarray(t) for t in model.tables())
-    if (users.shape[0], items.shape[0]) != (data.num_users, data.num_items):
+    run = Run.open(run_dir)
+    metrics = run.metrics()
+    users, items = run.tables()
+    user_ids, item_ids = run.id_maps()
+    exclude = run.exclusions()
+    if len(user_ids) != users.shape[0] or len(item_ids) != items.shape[0]:
         raise InputError(
             f"{run_dir}: model has {users.shape[0]} users × {items.shape[0]} items, "
-            f"its data {data.num_users} × {data.num_items}"
+            f"its id maps {len(user_ids)} × {len(item_ids)}"
         )
-    if len(user_ids) != data.num_users or len(item_ids) != data.num_items:
-        raise InputError(f"{run_dir}: id maps do not match the run's data")
-    exclude = data.train + data.valid if data.valid.nnz else data.train
-    exclude = sp.csr_matrix(exclude)
-    exclude.sum_duplicates()
-    tables = ExportTables(users, items, user_ids, item_ids, exclude)
-    return tables, metrics
+    if exclude.shape != (users.shape[0], items.shape[0]):
+        raise InputError(f"{run_dir}: exclusions of shape {exclude.shape} do not match the model")
+    return ExportTables(users, items, user_ids, item_ids, exclude), metrics
 
 
 def export_run(
@@ -231,12 +218,10 @@ def export_run(
         >>> export_run("runs/mf", "saved_models/mf", k=20)  # doctest: +SKIP
         PosixPath('saved_models/mf/1')
     """
-    from tfdirectspec.training.run_dir import read_metrics
+    from tfdirectspec.training.run_dir import Run
 
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: no such run directory")
-    metrics = read_metrics(run_dir)
+    metrics = Run.open(run_dir).metrics()
     check_target(target)
     num_items = (metrics.get("data") or {}).get("items")
     if num_items is not None:

@@ -23,17 +23,13 @@ import keras
 import scipy.sparse as sp
 import tensorflow as tf
 
-from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import check_combination, check_layers
 from tfdirectspec.towers.base import EmbeddingTower
 from tfdirectspec.towers.propagation import (
-    COMBINATIONS,
     normalized_interactions,
     propagate,
     to_coo,
 )
-
-#: Largest accepted number of propagation layers; deeper LightGCNs over-smooth.
-MAX_LAYERS = 10
 
 
 @keras.saving.register_keras_serializable(package="tfdirectspec")
@@ -86,9 +82,8 @@ class LightGCNTower(EmbeddingTower):
         **kwargs,
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, **kwargs)
-        self.num_layers = _check_layers(num_layers)
-        if combination not in COMBINATIONS:
-            raise InputError(f"combination must be one of {COMBINATIONS}, got {combination!r}")
+        self.num_layers = check_layers(num_layers)
+        check_combination(combination)
         if (
             not isinstance(num_edges, numbers.Integral)
             or isinstance(num_edges, bool)
@@ -150,7 +145,7 @@ class LightGCNTower(EmbeddingTower):
                 shape (users or items with no training interaction).
             **kwargs: Keras layer arguments (``name``, ...).
         """
-        _check_layers(num_layers)
+        check_layers(num_layers)
         block = normalized_interactions(train_csr, num_users, num_items)
         indices, values = to_coo(block)
         tower = cls(
@@ -202,14 +197,3 @@ class LightGCNTower(EmbeddingTower):
             num_edges=self.num_edges,
         )
         return config
-
-
-def _check_layers(num_layers: object) -> int:
-    """Returns ``num_layers`` as an int, or raises ``InputError`` (a ``ValueError``)."""
-    if (
-        not isinstance(num_layers, numbers.Integral)
-        or isinstance(num_layers, bool)
-        or not 0 <= num_layers <= MAX_LAYERS
-    ):
-        raise InputError(f"layers must be between 0 and {MAX_LAYERS}, got {num_layers}")
-    return int(num_layers)

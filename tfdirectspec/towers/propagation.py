@@ -43,8 +43,9 @@ import scipy.sparse as sp
 import tensorflow as tf
 from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops
 
+from tfdirectspec.parameters import check_combination
+
 #: Combinations of the layer outputs that :func:`propagate` accepts.
-COMBINATIONS = ("mean", "sum")
 
 
 def normalized_interactions(
@@ -121,8 +122,7 @@ def to_coo(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray]:
 
 def layer_weights(num_layers: int, combination: str) -> list[float]:
     """Returns the coefficients ``c_k`` of ``E_out = Σ_k c_k Â^k E``."""
-    if combination not in COMBINATIONS:
-        raise ValueError(f"combination must be one of {COMBINATIONS}, got {combination!r}")
+    check_combination(combination)
     weight = 1.0 / (num_layers + 1) if combination == "mean" else 1.0
     return [weight] * (num_layers + 1)
 

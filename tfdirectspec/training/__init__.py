@@ -1,21 +1,41 @@
-"""Training: configs, the zoo, optimisers, callbacks and the run driver."""
+"""Training: configs, the zoo, optimisers, callbacks, run directories and the run driver.
 
-from tfdirectspec.training.builders import build_loss, build_tower
-from tfdirectspec.training.callbacks import (
-    EpochTimer,
-    FiniteLossGuard,
-    RankingEvaluation,
-    TimeBudget,
-)
-from tfdirectspec.training.config import TrainConfig, read_config_file
-from tfdirectspec.training.optimizers import make_optimizer
-from tfdirectspec.training.trainer import TrainResult, build_model, load_data, sampler_for, train
-from tfdirectspec.training.zoo import list_entries, zoo_defaults
+:mod:`~tfdirectspec.training.config`, :mod:`~tfdirectspec.training.zoo` and
+:mod:`~tfdirectspec.training.run_dir` are plain Python (the command line resolves and
+checks a run before TensorFlow loads); the rest loads on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "EpochTimer": "tfdirectspec.training.callbacks",
+    "FiniteLossGuard": "tfdirectspec.training.callbacks",
+    "RankingEvaluation": "tfdirectspec.training.callbacks",
+    "TimeBudget": "tfdirectspec.training.callbacks",
+    "TrainConfig": "tfdirectspec.training.config",
+    "load_data": "tfdirectspec.training.config",
+    "read_config_file": "tfdirectspec.training.config",
+    "build_loss": "tfdirectspec.training.builders",
+    "build_tower": "tfdirectspec.training.builders",
+    "make_optimizer": "tfdirectspec.training.optimizers",
+    "Run": "tfdirectspec.training.run_dir",
+    "TrainResult": "tfdirectspec.training.trainer",
+    "build_model": "tfdirectspec.training.trainer",
+    "sampler_for": "tfdirectspec.training.trainer",
+    "train": "tfdirectspec.training.trainer",
+    "list_entries": "tfdirectspec.training.zoo",
+    "zoo_defaults": "tfdirectspec.training.zoo",
+}
 
 __all__ = [
     "EpochTimer",
     "FiniteLossGuard",
     "RankingEvaluation",
+    "Run",
     "TimeBudget",
     "TrainConfig",
     "TrainResult",
@@ -30,3 +50,24 @@ __all__ = [
     "train",
     "zoo_defaults",
 ]
+
+if TYPE_CHECKING:
+    from tfdirectspec.training.builders import build_loss, build_tower
+    from tfdirectspec.training.callbacks import (
+        EpochTimer,
+        FiniteLossGuard,
+        RankingEvaluation,
+        TimeBudget,
+    )
+    from tfdirectspec.training.config import TrainConfig, load_data, read_config_file
+    from tfdirectspec.training.optimizers import make_optimizer
+    from tfdirectspec.training.run_dir import Run
+    from tfdirectspec.training.trainer import TrainResult, build_model, sampler_for, train
+    from tfdirectspec.training.zoo import list_entries, zoo_defaults
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tfdirectspec.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from tfdirectspec.data.interactions import pair_union
 from tfdirectspec.evaluation import full_ranking_metrics
 from tfdirectspec.training.run_dir import write_json
 
@@ -89,6 +90,7 @@ class RankingEvaluation(keras.callbacks.Callback):
         self.best_value = -math.inf
         self.best_weights: list[np.ndarray] | None = None
         self._elapsed = 0.0
+        self._seen: sp.csr_matrix | None = None  # train ∪ valid, built on first use
 
     @property
     def has_valid(self) -> bool:
@@ -124,12 +126,13 @@ class RankingEvaluation(keras.callbacks.Callback):
                 self.best_epoch = done
                 self.best_weights = [w.numpy() for w in self.model.trainable_weights]
         if self.track_test and self.test.nnz:
-            exclude = [self.train, self.valid] if self.has_valid else [self.train]
+            if self._seen is None:
+                self._seen = pair_union(self.train, self.valid)
             record["test"] = full_ranking_metrics(
                 users,
                 items,
                 self.test,
-                exclude=exclude,
+                exclude=self._seen,
                 ks=self.ks,
                 batch_size=self.batch_size,
             )

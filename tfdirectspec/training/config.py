@@ -11,14 +11,38 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import (
+    ParameterError,
+    check_adaptive_tau,
+    check_choice,
+    check_combination,
+    check_fraction,
+    check_group_size,
+    check_ks,
+    check_layers,
+    check_non_negative,
+    check_positive,
+)
+
+if TYPE_CHECKING:
+    from tfdirectspec.data import InteractionData
 
 TOWERS = ("mf", "lightgcn")
 LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm")
 OPTIMIZERS = ("sgd", "adam")
 SAMPLERS = ("user", "pair")
+#: Keys that must be positive integers.
+POSITIVE_INTS = (
+    "epochs",
+    "batch_size",
+    "dim",
+    "eval_every",
+    "eval_batch_size",
+    "steps_per_execution",
+)
 
 
 @dataclasses.dataclass
@@ -56,59 +80,36 @@ class TrainConfig:
     track_test: bool = False
     time_budget: float = 0.0
     group_size: int = 0
+    patience: int = 0
     name: str = ""
 
     def validate(self) -> TrainConfig:
-        """Raises :class:`InputError` naming the flag of the first bad value."""
-        _choice("tower", self.tower, TOWERS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("sampler", self.sampler, SAMPLERS)
-        _choice("combination", self.combination, ("mean", "sum"))
-        for key in (
-            "epochs",
-            "batch_size",
-            "dim",
-            "eval_every",
-            "eval_batch_size",
-            "steps_per_execution",
-        ):
-            if getattr(self, key) <= 0:
-                raise InputError(f"{_flag(key)} must be positive, got {getattr(self, key)}")
+        """Raises :class:`~tfdirectspec.parameters.ParameterError` naming the first bad key."""
+        check_choice("tower", self.tower, TOWERS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        check_combination(self.combination)
+        for key in POSITIVE_INTS:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ParameterError(key, f"must be an integer, got {value!r}")
+            check_positive(key, value)
         for key in ("lr", "tau", "temperature"):
-            if not getattr(self, key) > 0:
-                raise InputError(f"{_flag(key)} must be positive, got {getattr(self, key)}")
-        for key in ("alpha", "shrink", "reg", "gamma"):
-            if getattr(self, key) < 0:
-                raise InputError(f"{_flag(key)} must be >= 0, got {getattr(self, key)}")
-        if self.time_budget < 0:
-            raise InputError(f"--time-budget must be >= 0 minutes, got {self.time_budget}")
-        if self.group_size < 0:
-            raise InputError(f"--group-size must be >= 0, got {self.group_size}")
-        if self.group_size and self.batch_size % self.group_size:
-            raise InputError(
-                f"--group-size {self.group_size} must divide --batch-size {self.batch_size}"
-            )
-        if self.group_size and self.loss != "directspec+":
-            raise InputError(f"--group-size applies to --loss directspec+, not {self.loss}")
-        if self.group_size and self.tau0 is not None:
-            raise InputError("--group-size cannot be combined with --tau0/--tau1")
+            check_positive(key, getattr(self, key))
+        check_non_negative("patience", self.patience)
+        for key in ("alpha", "shrink", "reg", "gamma", "time_budget"):
+            check_non_negative(key, getattr(self, key))
+        check_adaptive_tau(self.tau0, self.tau1)
+        check_group_size(self.group_size, self.batch_size, self.tau0 is not None, self.loss)
         if not 0 < self.lr_decay <= 1:
-            raise InputError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")
-        if not 0 <= self.test_fraction < 1:
-            raise InputError(f"--test-fraction must be in [0, 1), got {self.test_fraction}")
-        if not 0 <= self.valid_fraction < 1:
-            raise InputError(f"--valid-fraction must be in [0, 1), got {self.valid_fraction}")
-        if not 0 <= self.layers <= 10:
-            raise InputError(f"--layers must be between 0 and 10, got {self.layers}")
-        if (self.tau0 is None) != (self.tau1 is None):
-            raise InputError("--tau0 and --tau1 must be given together")
-        if self.tau0 is not None and not 0 < self.tau0 <= self.tau1:
-            raise InputError(f"--tau0/--tau1 need 0 < tau0 <= tau1, got {self.tau0}/{self.tau1}")
-        if not self.ks or min(self.ks) <= 0:
-            raise InputError(f"--ks must be positive integers, got {list(self.ks)}")
+            raise ParameterError("lr_decay", f"must be in (0, 1], got {self.lr_decay}")
+        check_fraction("test_fraction", self.test_fraction)
+        check_fraction("valid_fraction", self.valid_fraction)
+        check_layers(self.layers, "layers")
+        check_ks(self.ks)
         if self.dataset is None and self.data_dir is None:
-            raise InputError("give --dataset NAME or --data-dir DIR")
+            raise ParameterError("dataset", "or data_dir is needed", related=("data_dir",))
         return self
 
     def updated(self, values: dict[str, Any], source: str) -> TrainConfig:
@@ -117,15 +118,59 @@ class TrainConfig:
         unknown = sorted(set(values) - fields)
         if unknown:
             raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}")
-        values = dict(values)
-        if "ks" in values:
-            values["ks"] = tuple(int(k) for k in values["ks"])
+        values = {key: _typed(key, value, source) for key, value in values.items()}
         return dataclasses.replace(self, **values)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["ks"] = list(self.ks)
         return out
+
+
+#: The type of each key's values (None is allowed where the default is None).
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _typed(key: str, value: Any, source: str) -> Any:
+    """``value`` as the type of ``key`` (ints accepted for floats); a wrong type is an error."""
+    field = TrainConfig.__dataclass_fields__[key]
+    kind = str(field.type)
+    if value is None and "None" in kind:
+        return None
+    if key == "ks":
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(k, int) and not isinstance(k, bool) for k in value
+        ):
+            raise InputError(f"{source}: ks must be a list of integers, got {value!r}")
+        return tuple(value)
+    name = kind.split(" |")[0]
+    wanted = _TYPES[name]
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        raise InputError(f"{source}: {key} must be of type {name}, got {value!r}")
+    return value
+
+
+def load_data(config: TrainConfig) -> InteractionData:
+    """The run's data: the test split as given (or carved with ``test_fraction``), then validation.
+
+    NumPy and SciPy only: the command line reads and checks the data before TensorFlow loads.
+    """
+    from tfdirectspec.data import load_data_dir, load_dataset
+
+    if config.data_dir is not None:
+        data = load_data_dir(config.data_dir)
+    else:
+        data = load_dataset(config.dataset)
+    data = data.with_test_split(config.test_fraction, config.seed)
+    if config.valid_fraction and data.valid.nnz:
+        raise ParameterError(
+            "valid_fraction", f"cannot apply: {data.name} already has a validation split"
+        )
+    return data.with_validation(config.valid_fraction, config.seed)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -138,12 +183,3 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: {e}") from None
-
-
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _choice(key: str, value: str, known: tuple[str, ...]) -> None:
-    if value not in known:
-        raise InputError(f"{_flag(key)}: unknown {key} {value!r} (known: {', '.join(known)})")

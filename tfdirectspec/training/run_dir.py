@@ -1,9 +1,27 @@
-"""Run directories: what ``tfdirectspec train`` writes, written atomically.
+"""Run directories: :class:`Run` owns the layout of what ``tfdirectspec train`` writes.
 
-A run directory holds ``model.keras`` (the trainable model), ``metrics.json``,
-the raw-id maps and ``logs/`` (TensorBoard). It is assembled in a hidden
-folder beside the target and renamed into place only when complete, so an
-interrupted or failed run leaves nothing half-written at ``--output``.
+A finished run directory holds::
+
+    config.json      the resolved TrainConfig (what `--resume` and `--config` read)
+    model.keras      the trainable Keras model
+    metrics.json     test/valid metrics, history, timings, the config
+    id_maps.npz      raw user and item ids of the rows of the tables
+    exclusions.npz   train ∪ valid pairs (CSR): what a ranking of this run skips
+    logs/            TensorBoard (train, validation, spectrum)
+
+While training, everything is assembled in a hidden ``.<name>.partial`` folder beside
+the target, which also holds ``checkpoints/`` and ``evaluation/`` (the resumable state);
+it is renamed into place only when complete, so an interrupted or failed run leaves
+nothing half-written at the target. ``train``, ``evaluate``, ``export``, ``spectrum``,
+``--resume`` and the pipelines all go through this class, and only it knows file names.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> run = Run.create(root / "demo")
+    >>> run.folder.name, run.finished
+    ('.demo.partial', False)
+    >>> run.abort()
 """
 
 from __future__ import annotations
@@ -12,73 +30,191 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+import numpy as np
+import scipy.sparse as sp
 
+from tfdirectspec.data.interactions import ID_MAPS_FILE, InteractionData
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 
+if TYPE_CHECKING:
+    import keras
+
+    from tfdirectspec.training.config import TrainConfig
+
+CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
+EXCLUSIONS_FILE = "exclusions.npz"
 
 
-def check_output(path: str | Path, overwrite: bool) -> Path:
-    """Refuses an existing ``--output`` unless ``overwrite``; call before training."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError(f"--output: {path} exists (use --overwrite to replace it)")
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--output: {path} exists and is not a directory")
-    return path
+class Run:
+    """A run directory, finished (:meth:`open`) or being written (:meth:`create`, :meth:`resume`).
 
-
-class RunWriter:
-    """Assembles a run directory in ``<parent>/.<name>.partial`` and renames it when done.
-
-    The staging folder exists for the whole run, so TensorBoard logs and
-    checkpoints written during training land in it (see :attr:`logdir`), and
-    only a complete run ever appears at ``path``.
-
-    Example:
-        >>> writer = RunWriter("runs/demo", overwrite=False)
-        >>> result = train(config, callbacks=[keras.callbacks.TensorBoard(writer.logdir)])
-        >>> writer.commit(result.model, result.metrics, result.data)
+    Attributes:
+        path: where the finished run lives (``--output``).
+        folder: where its files are now: the staging folder until :meth:`commit`,
+            then ``path``.
     """
 
-    def __init__(self, path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
-        self.path = check_output(path, overwrite)
-        self.overwrite = overwrite
-        self.staging = self.path.parent / f".{self.path.name}.partial"
-        if self.staging.exists() and not resume:
-            shutil.rmtree(self.staging)  # left by a killed run that is not resumed
-        self.staging.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | os.PathLike, folder: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.folder = Path(folder)
+
+    # -- the three ways to get one --------------------------------------------------
+
+    @staticmethod
+    def staging_folder(path: str | os.PathLike) -> Path:
+        """The hidden folder where the run at ``path`` is assembled."""
+        path = Path(path)
+        return path.parent / f".{path.name}.partial"
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, overwrite: bool = False) -> Run:
+        """A new run at ``path``; an existing ``path`` is refused unless ``overwrite``.
+
+        A staging folder left by a killed run that is not resumed is removed.
+        """
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise ParameterError(
+                "output", f"{path} exists (use overwrite to replace it)", related=("overwrite",)
+            )
+        if path.exists() and not path.is_dir():
+            raise ParameterError("output", f"{path} exists and is not a directory")
+        staging = cls.staging_folder(path)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        return cls(path, staging)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike) -> Run:
+        """The interrupted run whose target was ``path`` (its staging folder)."""
+        path = Path(path)
+        if path.exists():
+            raise ParameterError("resume", f"{path} is a finished run (nothing to resume)")
+        staging = cls.staging_folder(path)
+        if not (staging / CONFIG_FILE).is_file():
+            raise ParameterError(
+                "resume", f"no interrupted run of {path} (no {staging / CONFIG_FILE})"
+            )
+        return cls(path, staging)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Run:
+        """A finished run directory."""
+        path = Path(path)
+        if not path.is_dir():
+            raise InputError(f"{path}: no such run directory")
+        if not (path / METRICS_FILE).is_file():
+            raise InputError(f"{path}: not a finished run (no {METRICS_FILE})")
+        return cls(path, path)
+
+    @property
+    def finished(self) -> bool:
+        return self.folder == self.path
+
+    # -- layout ------------------------------------------------------------------------
 
     @property
     def logdir(self) -> Path:
-        """TensorBoard log folder inside the run."""
-        return self.staging / "logs"
+        """TensorBoard log folder."""
+        return self.folder / "logs"
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Checkpoint folder inside the run (for resuming)."""
-        return self.staging / "checkpoints"
+        """Epoch checkpoints of an unfinished run (for ``--resume``)."""
+        return self.folder / "checkpoints"
 
-    def commit(self, model: keras.Model, metrics: dict[str, Any], data) -> Path:
-        """Writes model, metrics and id maps, then moves the run into place."""
-        model.save(self.staging / MODEL_FILE)
-        data.save_id_maps(self.staging)
-        write_json(self.staging / METRICS_FILE, metrics)
+    @property
+    def evaluation_dir(self) -> Path:
+        """The evaluation's resumable state (records, best weights) of an unfinished run."""
+        return self.folder / "evaluation"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def config(self) -> TrainConfig:
+        """The run's resolved config (``config.json``; older runs: ``metrics.json``'s)."""
+        from tfdirectspec.training.config import TrainConfig
+
+        file = self.folder / CONFIG_FILE
+        if file.is_file():
+            values = _read_json(file)
+        else:
+            file = self.folder / METRICS_FILE
+            values = _read_json(file).get("config", {})
+        return TrainConfig().updated(values, str(file)).validate()
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json`` of a finished run."""
+        return _read_json(self.folder / METRICS_FILE)
+
+    def load_model(self) -> keras.Model:
+        """The trained model (``safe_mode=True``: no code is run from the file)."""
+        import keras
+
+        import tfdirectspec
+
+        tfdirectspec.register_keras_objects()
+        file = self.folder / MODEL_FILE
+        if not file.is_file():
+            raise InputError(f"{self.folder}: not a finished run (no {MODEL_FILE})")
+        return keras.saving.load_model(file, safe_mode=True)
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(user_table, item_table)`` of the trained model, as NumPy arrays."""
+        users, items = self.load_model().tables()
+        return np.asarray(users), np.asarray(items)
+
+    def id_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(user_ids, item_ids)``: the raw id of every table row."""
+        return InteractionData.load_id_maps(self.folder)
+
+    def exclusions(self) -> sp.csr_matrix:
+        """The train ∪ valid pairs of the run's data, as stored in the run (CSR)."""
+        file = self.folder / EXCLUSIONS_FILE
+        if not file.is_file():
+            raise InputError(
+                f"{self.folder}: no {EXCLUSIONS_FILE} (written by an older version; "
+                "train the run again)"
+            )
+        try:
+            return sp.load_npz(file).tocsr()
+        except (OSError, ValueError) as error:
+            raise InputError(f"{file}: unreadable ({error})") from None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def write_config(self, config: TrainConfig) -> None:
+        """Records the resolved config (first thing a run writes: ``--resume`` needs it)."""
+        write_json(self.folder / CONFIG_FILE, config.to_dict())
+
+    def commit(self, model: keras.Model, metrics: dict[str, Any], data: InteractionData) -> Path:
+        """Writes model, id maps, exclusions and metrics, then moves the run into place."""
+        if self.finished:
+            raise RuntimeError(f"{self.path} is already committed")
+        model.save(self.folder / MODEL_FILE)
+        data.save_id_maps(self.folder)
+        sp.save_npz(self.folder / EXCLUSIONS_FILE, data.exclusions(), compressed=True)
+        write_json(self.folder / METRICS_FILE, metrics)
+        for scratch in (self.checkpoint_dir, self.evaluation_dir):
+            shutil.rmtree(scratch, ignore_errors=True)
         if self.path.exists():
             shutil.rmtree(self.path)
-        os.replace(self.staging, self.path)
+        os.replace(self.folder, self.path)
+        self.folder = self.path
         return self.path
 
     def abort(self) -> None:
-        """Removes the staging folder."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Removes the staging folder of an unfinished run."""
+        if not self.finished:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def write_json(path: str | Path, value: Any) -> None:
+def write_json(path: str | os.PathLike, value: Any) -> None:
     """Writes JSON via a temporary file and a rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -86,17 +222,13 @@ def write_json(path: str | Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
-def read_metrics(path: str | Path) -> dict[str, Any]:
-    """Reads a run directory's ``metrics.json``; a missing one is an InputError."""
-    file = Path(path) / METRICS_FILE
+def _read_json(file: Path) -> dict[str, Any]:
     if not file.is_file():
-        raise InputError(f"{path}: not a finished run (no {METRICS_FILE})")
-    return json.loads(file.read_text())
+        raise InputError(f"{file.parent}: not a finished run (no {file.name})")
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"{file}: unreadable ({error})") from None
 
 
-def load_model(path: str | Path) -> keras.Model:
-    """Loads a run directory's trained model."""
-    file = Path(path) / MODEL_FILE
-    if not file.is_file():
-        raise InputError(f"{path}: not a finished run (no {MODEL_FILE})")
-    return keras.saving.load_model(file, safe_mode=True)
+__all__ = ["ID_MAPS_FILE", "Run", "write_json"]

@@ -17,10 +17,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfdirectspec.data import InteractionData, InteractionSampler, load_data_dir, load_dataset
-from tfdirectspec.errors import InputError
-from tfdirectspec.evaluation import full_ranking_metrics, spectrum_summary
+from tfdirectspec.data import InteractionData, InteractionSampler
+from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.models import RetrievalModel
+from tfdirectspec.parameters import check_ks
 from tfdirectspec.training.builders import build_loss, build_tower
 from tfdirectspec.training.callbacks import (
     EpochTimer,
@@ -28,7 +28,7 @@ from tfdirectspec.training.callbacks import (
     RankingEvaluation,
     TimeBudget,
 )
-from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.config import TrainConfig, load_data
 from tfdirectspec.training.optimizers import make_optimizer
 
 
@@ -41,18 +41,6 @@ class TrainResult:
     metrics: dict[str, Any]
     history: keras.callbacks.History
     failure: str | None = None
-
-
-def load_data(config: TrainConfig) -> InteractionData:
-    """The run's data: test split as given (or carved with ``test_fraction``), then validation."""
-    if config.data_dir is not None:
-        data = load_data_dir(config.data_dir)
-    else:
-        data = load_dataset(config.dataset)
-    data = data.with_test_split(config.test_fraction, config.seed)
-    if config.valid_fraction and data.valid.nnz:
-        raise InputError(f"--valid-fraction: {data.name} already has a validation split")
-    return data.with_validation(config.valid_fraction, config.seed)
 
 
 def sampler_for(config: TrainConfig, data: InteractionData) -> InteractionSampler:
@@ -138,8 +126,7 @@ def train(
         data = load_data(config)
     elif config.valid_fraction and data.valid.nnz == 0:
         data = data.with_validation(config.valid_fraction, config.seed)
-    if max(config.ks) > data.num_items:
-        raise InputError(f"--ks: K={max(config.ks)} exceeds the number of items ({data.num_items})")
+    check_ks(config.ks, data.num_items)
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
     strategy = strategy or tf.distribute.get_strategy()
@@ -191,13 +178,12 @@ def _final_metrics(
     initial_epoch: int = 0,
 ) -> dict[str, Any]:
     users, items = (t.numpy() for t in model.tables())
-    exclude = [data.train, data.valid] if data.valid.nnz else [data.train]
     test = (
         full_ranking_metrics(
             users,
             items,
             data.test,
-            exclude=exclude,
+            exclude=data.exclusions(),
             ks=config.ks,
             batch_size=config.eval_batch_size,
         )
@@ -219,7 +205,7 @@ def _final_metrics(
         "seconds_per_epoch": sum(timer.seconds) / max(epochs_run, 1),
         "seconds_per_epoch_median": statistics.median(timer.seconds) if timer.seconds else 0.0,
         "steps_per_epoch": evaluation.params.get("steps") if evaluation.params else None,
-        "erank": spectrum_summary(users, items),
+        "erank": effective_ranks(users, items),
         "history": evaluation.records,
         "data": data.summary(),
         "config": config.to_dict(),

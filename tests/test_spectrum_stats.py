@@ -9,19 +9,20 @@ import pytest
 import scipy.sparse as sp
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tfdirectspec.diagnostics import SpectrumSummary, alignment, spectrum_stats, uniformity
+from tfdirectspec.diagnostics import SpectrumSummary
 from tfdirectspec.diagnostics.plots import collapse_figure, figure_png, spectrum_figure
-from tfdirectspec.diagnostics.spectrum_summary import (
-    HISTOGRAM_TAG,
-    IMAGE_TAG,
+from tfdirectspec.diagnostics.spectrum_callback import HISTOGRAM_TAG, IMAGE_TAG, SCALAR_TAGS
+from tfdirectspec.errors import InputError
+from tfdirectspec.evaluation import effective_rank
+from tfdirectspec.evaluation.spectrum import (
     MAX_CONDITION,
-    SCALAR_TAGS,
+    alignment,
     normalised,
     sample_pairs,
     sample_rows,
+    spectrum_stats,
+    uniformity,
 )
-from tfdirectspec.errors import InputError
-from tfdirectspec.evaluation import effective_rank
 from tfdirectspec.training import TrainConfig, train
 
 
