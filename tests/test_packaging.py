@@ -18,3 +18,13 @@ def test_every_subpackage_is_listed_in_pyproject():
     assert on_disk <= listed, f"missing from pyproject packages: {sorted(on_disk - listed)}"
     assert config["package-dir"]["tfdirectspec.zoo"] == "models"
     assert list((ROOT / "models").glob("*.toml"))
+
+
+def _requirements(lines) -> set[str]:
+    return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
+
+
+def test_requirements_txt_lists_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    listed = _requirements((ROOT / "requirements.txt").read_text().splitlines())
+    assert listed == set(project["dependencies"])

@@ -6,6 +6,7 @@ what it found straight to file descriptor 2, before Python's logging or
 
     WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
     I0000 ... cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+    E0000 ... cuda_platform.cc:52] failed call to cuInit: ... UNKNOWN ERROR (303)
 
 On a CPU-only machine those lines are noise in front of every command, and they would
 break the promise that bad input gets one line on stderr. :func:`install` (called when
@@ -39,6 +40,7 @@ from types import ModuleType
 STARTUP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog\(\) is called"
     r"|cudart_stub\.cc|cuda_(?:dnn|fft|blas|executor|diagnostics)\.cc|Unable to register cu"
+    r"|cuda_platform\.cc:\d+\] failed call to cuInit"
     r"|port\.cc:\d+\] oneDNN custom operations are on"
     r"|cpu_feature_guard\.cc|To enable the following instructions"
     r"|computation placer already registered|TF-TRT Warning"
@@ -96,6 +98,10 @@ class _QuietLoader(importlib.abc.Loader):
         module.__spec__.loader = module.__loader__ = self._loader
         with filtered_stderr():
             self._loader.exec_module(module)
+            # The CUDA driver is probed (cuInit) when devices are first listed, not at
+            # import; listing physical devices now keeps that notice inside the filter
+            # and leaves the runtime uninitialised (logical devices stay configurable).
+            module.config.list_physical_devices("GPU")
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
