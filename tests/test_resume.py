@@ -12,9 +12,10 @@ import scipy.sparse as sp
 from tfdirectspec import cli
 from tfdirectspec.commands import train as train_command
 from tfdirectspec.training.callbacks import RankingEvaluation
-from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.checkpoint import EpochCheckpoint
+from tfdirectspec.training.config import TrainConfig, load_data
 from tfdirectspec.training.run_dir import Run
-from tfdirectspec.training.trainer import train
+from tfdirectspec.training.trainer import build_model, train
 
 EPOCHS = 4
 KILL_EPOCH = 2  # zero-based: killed inside the third epoch, after two checkpoints
@@ -99,7 +100,7 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(data_dir, tmp_path, mon
         cli.main(_train_args(data_dir, resumed))
     staging = tmp_path / ".resumed.partial"
     assert not resumed.exists(), "an interrupted run must not appear at --output"
-    assert (staging / "checkpoints" / "training_metadata.json").is_file()
+    assert EpochCheckpoint(staging / "checkpoints").completed_epochs() == KILL_EPOCH
     assert (staging / "config.json").is_file()
     monkeypatch.setattr(train_command, "extra_callbacks", original)
 
@@ -231,3 +232,39 @@ def test_an_epoch_is_exactly_its_steps_whatever_steps_per_execution(data_dir):
     result = train(config, verbose=0)
     assert result.metrics["steps_per_epoch"] == 15
     assert int(result.model.optimizer.iterations) == 3 * 15
+
+
+def test_epoch_checkpoint_restores_weights_optimizer_state_and_epoch(data_dir, tmp_path):
+    config = TrainConfig(
+        dataset=None,
+        data_dir=str(data_dir),
+        epochs=3,
+        batch_size=16,
+        dim=8,
+        optimizer="adam",
+        lr=0.01,
+        lr_decay=0.8,
+        eval_every=3,
+        ks=(5,),
+    )
+    folder = tmp_path / "checkpoints"
+    assert EpochCheckpoint(folder).completed_epochs() == 0
+    quiet = EpochCheckpoint(tmp_path / "not-chief", write=False)
+    result = train(config, callbacks=[EpochCheckpoint(folder, keep=2), quiet], verbose=0)
+    assert not quiet.directory.exists()
+    assert sorted(p.name for p in folder.glob("*.index")) == ["ckpt-2.index", "ckpt-3.index"]
+    assert EpochCheckpoint(folder).completed_epochs() == 3
+
+    steps = result.metrics["steps_per_epoch"]
+    fresh = build_model(config, load_data(config), steps)
+    assert not fresh.optimizer.built  # slots are created by restore
+    assert EpochCheckpoint(folder).restore(fresh) == 3
+    assert int(fresh.optimizer.iterations) == 3 * steps
+    trained = [*result.model.weights, *result.model.optimizer.variables]
+    restored = [*fresh.weights, *fresh.optimizer.variables]
+    assert len(trained) == len(restored) > len(result.model.weights) + 1  # Adam slots too
+    for a, b in zip(trained, restored, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    EpochCheckpoint(folder).delete()
+    assert not folder.exists()

@@ -140,14 +140,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = Run.create(args.output or default, overwrite=args.overwrite)
+    checkpoint = None
     try:
         # Read and check the data before TensorFlow loads: bad input fails in a moment.
         data = load_data(config)
         if not args.resume:
             run_dir.write_config(config)  # what `--resume` continues with
-        result = _train(args, config, data, run_dir)
+        from tfdirectspec.training.checkpoint import EpochCheckpoint
+
+        # Atomic epoch-end checkpoints (weights, optimizer state, epoch). They make a
+        # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
+        # continues with the batches an uninterrupted run would have drawn.
+        checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
+        result = _train(args, config, data, run_dir, checkpoint)
     except BaseException:
-        if checkpointed_epoch(run_dir):
+        if checkpoint is not None and checkpoint.completed_epochs():
             print(
                 f"tfdirectspec: run interrupted; continue it with: "
                 f"tfdirectspec train --resume {run_dir.path}",
@@ -172,18 +179,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace, config, data, run_dir):
+def _train(args: argparse.Namespace, config, data, run_dir, checkpoint):
     """Trains with the run's checkpoints and diagnostics, then commits the run directory."""
     from tfdirectspec.training.trainer import train
 
     verbose = "auto" if args.verbose is None else args.verbose
-    callbacks = [checkpoint_callback(run_dir), *extra_callbacks(args, run_dir, config, data)]
+    callbacks = [checkpoint, *extra_callbacks(args, run_dir, config, data)]
     result = train(
         config,
         data=data,
         callbacks=callbacks,
         verbose=verbose,
-        initial_epoch=checkpointed_epoch(run_dir),
+        initial_epoch=checkpoint.completed_epochs(),
         state_dir=run_dir.evaluation_dir,
     )
     run_dir.commit(result.model, result.metrics, result.data)
@@ -239,30 +246,3 @@ def resumed_config(args: argparse.Namespace):
             "resume", f"continues with the run's saved config; drop {given[0]}", related=given[:1]
         )
     return Run.resume(args.resume).config()
-
-
-def checkpoint_callback(run_dir):
-    """``BackupAndRestore`` into the run's staging folder, saved at every epoch end.
-
-    Epoch-end checkpoints make a resumed run exact: the sampler is stateless, so
-    the run continues with the batches an uninterrupted run would have drawn
-    (``train(initial_epoch=...)`` starts the stream there). The checkpoint is
-    deleted when training completes.
-    """
-    import keras
-
-    return keras.callbacks.BackupAndRestore(
-        str(run_dir.checkpoint_dir), save_freq="epoch", delete_checkpoint=True
-    )
-
-
-def checkpointed_epoch(run_dir) -> int:
-    """Epochs completed by the staged run's last checkpoint (0 when there is none)."""
-    staged = Path(run_dir.checkpoint_dir)
-    metadata = staged / "training_metadata.json"
-    if not (metadata.is_file() and (staged / "latest.weights.h5").is_file()):
-        return 0
-    try:
-        return int(json.loads(metadata.read_text())["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0

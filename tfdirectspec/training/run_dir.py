@@ -200,12 +200,14 @@ class Run:
         data.save_id_maps(self.folder)
         sp.save_npz(self.folder / EXCLUSIONS_FILE, data.exclusions(), compressed=True)
         write_json(self.folder / METRICS_FILE, metrics)
-        for scratch in (self.checkpoint_dir, self.evaluation_dir):
-            shutil.rmtree(scratch, ignore_errors=True)
         if self.path.exists():
             shutil.rmtree(self.path)
         os.replace(self.folder, self.path)
         self.folder = self.path
+        # Only now: until the run is in place, a kill must still find them to resume.
+        # A kill before this line leaves two spare folders in a finished run, read by nothing.
+        for scratch in (self.checkpoint_dir, self.evaluation_dir):
+            shutil.rmtree(scratch, ignore_errors=True)
         return self.path
 
     def abort(self) -> None:

@@ -112,12 +112,14 @@ def train(
         callbacks: extra Keras callbacks (e.g. TensorBoard).
         verbose: passed to ``model.fit``.
         initial_epoch: epochs already done by a checkpoint that a callback (e.g.
-            ``keras.callbacks.BackupAndRestore``) restores; the batch stream
-            starts after them, so a resumed run sees the batches an
-            uninterrupted run would have.
+            :class:`~tfdirectspec.training.checkpoint.EpochCheckpoint`) restores;
+            the batch stream starts after them, so a resumed run sees the
+            batches an uninterrupted run would have.
         state_dir: folder where the evaluation keeps its records and best
             weights, so that a resumed run (``initial_epoch > 0``, same folder)
-            selects among all its epochs; removed when training completes.
+            selects among all its epochs. It is left in place: the caller
+            removes it once the result is stored, since a run killed before
+            that resumes from the last checkpoint and needs it.
     """
     config.validate()
     started = time.perf_counter()
@@ -159,7 +161,6 @@ def train(
         shuffle=False,  # the sampler draws its own batches
     )
     evaluation.restore_best()
-    evaluation.clear_state()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
