@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from keras_roundtrip import assert_round_trip, assert_same_model
 
 from tfdirectspec import cli
 from tfdirectspec.commands import train as train_command
@@ -179,19 +180,10 @@ def test_keras_file_and_model_checkpoint_round_trip(data_dir, tmp_path):
         callbacks=[keras.callbacks.ModelCheckpoint(str(checkpoint), save_weights_only=False)],
         verbose=0,
     )
-    saved = tmp_path / "model.keras"
-    result.model.save(saved)
-    batch = {"user": np.arange(10, dtype=np.int64), "item": np.arange(10, dtype=np.int64) % 7}
-    expected = result.model(batch)
-    for path in (saved, checkpoint):
-        restored = keras.saving.load_model(path, safe_mode=True)
-        got = restored(batch)
-        for key in ("user", "item"):
-            np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy())
-        for x, y in zip(restored.tables(), result.model.tables(), strict=True):
-            np.testing.assert_array_equal(x.numpy(), y.numpy())
-    assert type(restored).__name__ == "RetrievalModel"
+    restored = assert_round_trip(result.model, tmp_path)
     assert restored.get_config()["tower"]["config"]["num_users"] == 40
+    # The last epoch's ModelCheckpoint file is the final model too.
+    assert_same_model(result.model, keras.saving.load_model(checkpoint, safe_mode=True))
 
 
 def test_evaluation_state_drops_epochs_evaluated_after_the_checkpoint(tmp_path):

@@ -170,7 +170,12 @@ def load_data_dir(path: str | os.PathLike, id_type: str = "int") -> InteractionD
             files, or a file is malformed.
 
     Example:
-        >>> data = load_data_dir("data/citeulike")  # doctest: +SKIP
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "train.tsv").write_text("10\\t1\\n10\\t2\\n11\\t2\\n")
+        >>> _ = (folder / "test.tsv").write_text("11\\t1\\n")
+        >>> load_data_dir(folder).summary()
+        {'users': 2, 'items': 2, 'train': 3, 'valid': 0, 'test': 1}
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -202,7 +207,12 @@ def write_embedded(
         ``path`` as a ``Path``.
 
     Example:
-        >>> write_embedded("citeulike.npz", train, test)  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "tiny.npz"
+        >>> write_embedded(path, np.array([[0, 1], [1, 0]]), np.array([[0, 0]])).name
+        'tiny.npz'
+        >>> sorted(np.load(path))
+        ['test_items', 'test_users', 'train_items', 'train_users']
     """
     columns = {}
     for role, pairs in (("train", train_pairs), ("test", test_pairs)):

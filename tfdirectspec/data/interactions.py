@@ -204,8 +204,10 @@ class InteractionData:
             The path of the written file.
 
         Example:
-            >>> data.save_id_maps("runs/mf")  # doctest: +SKIP
-            PosixPath('runs/mf/id_maps.npz')
+            >>> import tempfile
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> from_pairs([["bob", "x"], ["amy", "y"]]).save_id_maps(folder / "mf").name
+            'id_maps.npz'
         """
         path = Path(directory) / ID_MAPS_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -228,7 +230,12 @@ class InteractionData:
             InputError: the file is missing or unreadable.
 
         Example:
-            >>> user_ids, item_ids = InteractionData.load_id_maps("runs/mf")  # doctest: +SKIP
+            >>> import tempfile
+            >>> folder = Path(tempfile.mkdtemp())
+            >>> _ = from_pairs([["bob", "x"], ["amy", "y"]]).save_id_maps(folder)
+            >>> user_ids, item_ids = InteractionData.load_id_maps(folder)
+            >>> user_ids.tolist(), item_ids.tolist()
+            (['amy', 'bob'], ['x', 'y'])
         """
         path = Path(directory) / ID_MAPS_FILE
         try:

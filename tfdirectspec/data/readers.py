@@ -66,9 +66,20 @@ def read_interactions(
             without any pair (``"{path}: no interactions"``).
 
     Example:
-        >>> pairs = read_interactions("data/train.tsv")  # doctest: +SKIP
-        >>> pairs[:2]  # doctest: +SKIP
-        array([[ 0, 15336], [ 0, 13924]])
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "train.csv").write_text("user,item,rating\\n7,15336,5\\n7,13924,3\\n")
+        >>> read_interactions(folder / "train.csv")
+        array([[    7, 15336],
+               [    7, 13924]])
+        >>> _ = (folder / "train.txt").write_text("0 5 9\\n1 5\\n")  # LightGCN text
+        >>> read_interactions(folder / "train.txt").tolist()
+        [[0, 5], [0, 9], [1, 5]]
+        >>> _ = (folder / "bad.tsv").write_text("0\\t5\\nx\\t6\\n")
+        >>> read_interactions(folder / "bad.tsv")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        tfdirectspec.errors.InputError: .../bad.tsv:2: user id 'x' is not a non-negative integer
     """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")

@@ -45,10 +45,14 @@ class InteractionSampler:
         seed: seed of the sampling stream.
 
     Example:
-        >>> sampler = InteractionSampler(data.train, batch_size=256, seed=0)
+        >>> train = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], np.float32))  # 2 users, 3 items
+        >>> sampler = InteractionSampler(train, batch_size=4, negatives=True, seed=0)
         >>> batch = next(iter(sampler.dataset()))
-        >>> sorted(batch)
-        ['item', 'user']
+        >>> sorted(batch), batch["user"].shape, sampler.steps_per_epoch
+        (['item', 'negative', 'user'], TensorShape([4]), 1)
+        >>> pairs = zip(batch["user"].numpy(), batch["item"].numpy(), batch["negative"].numpy())
+        >>> [(int(train[u, i]), int(train[u, j])) for u, i, j in pairs]  # positive, non-positive
+        [(1, 0), (1, 0), (1, 0), (1, 0)]
     """
 
     def __init__(

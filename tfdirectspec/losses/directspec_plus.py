@@ -56,8 +56,16 @@ class DirectSpecPlusLoss(RetrievalLoss):
             combined with the adaptive temperature.
 
     Example:
-        >>> loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0, shrink=0.03)
-        >>> value = loss({"user": tf.random.normal([8, 4]), "item": tf.random.normal([8, 4])})
+        >>> import tensorflow as tf
+        >>> rows = tf.eye(4)  # four orthogonal unit rows, each user paired with its item
+        >>> loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0)
+        >>> round(float(loss({"user": rows, "item": rows})), 4)
+        0.682
+        >>> grouped = DirectSpecPlusLoss(alpha=1.0, tau=3.0, group_size=2)  # two 2 × 2 blocks
+        >>> round(float(grouped({"user": rows, "item": rows})), 4)
+        0.6909
+        >>> DirectSpecPlusLoss(tau0=2.5, tau1=3.0).required_features  # adaptive τ: masks
+        ('user_shared', 'item_shared')
     """
 
     def __init__(

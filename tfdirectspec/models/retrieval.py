@@ -28,9 +28,19 @@ class RetrievalModel(keras.Model):
         loss: a :class:`~tfdirectspec.losses.RetrievalLoss`.
 
     Example:
-        >>> model = RetrievalModel(MFTower(100, 50, 16, seed=0), DirectSpecPlusLoss())
-        >>> model.compile(optimizer=keras.optimizers.SGD(180.0))
-        >>> model.fit(sampler.dataset(), steps_per_epoch=sampler.steps_per_epoch, epochs=2)
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from tfdirectspec.data import InteractionSampler
+        >>> from tfdirectspec.losses import DirectSpecPlusLoss
+        >>> from tfdirectspec.towers import MFTower
+        >>> train = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], np.float32))  # 2 users, 3 items
+        >>> sampler = InteractionSampler(train, batch_size=4, seed=0)
+        >>> model = RetrievalModel(MFTower(2, 3, embedding_dim=4, seed=0), DirectSpecPlusLoss())
+        >>> model.compile(optimizer=keras.optimizers.SGD(1.0))
+        >>> history = model.fit(
+        ...     sampler.dataset(), steps_per_epoch=sampler.steps_per_epoch, epochs=2, verbose=0
+        ... )
+        >>> len(history.history["loss"]), [tuple(t.shape) for t in model.tables()]
+        (2, [(2, 4), (3, 4)])
     """
 
     def __init__(self, tower: EmbeddingTower, loss: RetrievalLoss, **kwargs) -> None:

@@ -89,8 +89,18 @@ def export_tables(
         InputError: ``target`` is a file, or ``k`` is outside ``1..I``.
 
     Example:
-        >>> export_tables(tables, "saved_models/demo", k=20)  # doctest: +SKIP
-        PosixPath('saved_models/demo/1')
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from tfdirectspec.serving.module import ExportTables
+        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
+        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> export_tables(tables, root / "demo", k=2, warmup=False).relative_to(root)
+        PosixPath('demo/1')
+        >>> next_version(root / "demo")  # the next export's version
+        2
     """
     target = check_target(target)
     k = check_k(k, tables.num_items)

@@ -51,7 +51,23 @@ def card_record(
         ``environment``.
 
     Example:
-        >>> card = card_record("demo", "saved_models/demo/1", metrics, ["tfdirectspec train"])
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from tfdirectspec.serving.module import ExportTables
+        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
+        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> import tempfile
+        >>> from tfdirectspec.serving import export_tables
+        >>> root = Path(tempfile.mkdtemp())
+        >>> version_dir = export_tables(tables, root / "demo", k=2, warmup=False)
+        >>> metrics = {"test": {"ndcg@20": 0.23, "users_evaluated": 2}, "epochs_run": 3}
+        >>> card = card_record("demo", version_dir, metrics, ["tfdirectspec train"])
+        >>> card["export"]["version"], card["export"]["k"], card["metrics"]["test"]
+        (1, 2, {'ndcg@20': 0.23})
+        >>> json_path, md_path = write_model_card(version_dir.parent, card)
+        >>> md_path.read_text().splitlines()[0]
+        '# demo'
     """
     import keras
     import tensorflow as tf
@@ -175,7 +191,7 @@ def write_model_card(model_dir: str | os.PathLike, card: dict[str, Any]) -> tupl
     """Writes ``model_card.json`` and ``MODEL_CARD.md`` into the model's base path.
 
     Example:
-        >>> write_model_card("saved_models/demo", card)  # doctest: +SKIP
+        (see :func:`card_record` for an example)
     """
     model_dir = Path(model_dir)
     json_path, md_path = model_dir / CARD_JSON, model_dir / CARD_MARKDOWN

@@ -65,7 +65,13 @@ class ExportTables:
             (train and validation interactions).
 
     Example:
-        >>> tables = ExportTables(users, items, data.user_ids, data.item_ids, data.train)
+        >>> import numpy as np, scipy.sparse as sp
+        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)  # raw ids 10, 11
+        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)  # 100, 101, 102
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
+        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> tables.num_items, tables.popularity().tolist()
+        (3, [1, 0, 1])
     """
 
     user_table: np.ndarray
@@ -112,9 +118,18 @@ def build_module(tables: ExportTables, k: int) -> RecommenderModule:
         k: recommendations per user in ``serving_default`` (``1..I``).
 
     Example:
-        >>> module = build_module(tables, k=20)
-        >>> module.serving_default(tf.constant([10, 11], tf.int64))["item_ids"].shape
-        TensorShape([2, 20])
+        >>> import numpy as np, scipy.sparse as sp
+        >>> from tfdirectspec.serving.module import ExportTables
+        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
+        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
+        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> module = build_module(tables, k=2)
+        >>> out = module.serving_default(tf.constant([10, 99], tf.int64))  # 99: unknown user
+        >>> out["item_ids"].numpy().tolist()  # user 10 never gets its train item 100
+        [[101, 102], [100, 102]]
+        >>> out["scores"].numpy().tolist(), out["known_user"].numpy().tolist()
+        ([[0.5, 0.0], [1.0, 1.0]], [True, False])
     """
     return RecommenderModule(tables, k)
 

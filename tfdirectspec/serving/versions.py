@@ -42,8 +42,15 @@ def resolve_version_dir(path: str | os.PathLike, version: int | None = None) -> 
         InputError: no SavedModel there.
 
     Example:
-        >>> resolve_version_dir("saved_models/citeulike-mf-directspec-plus")  # doctest: +SKIP
-        PosixPath('saved_models/citeulike-mf-directspec-plus/1')
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for version in ("1", "2"):
+        ...     (root / "demo" / version).mkdir(parents=True)
+        ...     (root / "demo" / version / "saved_model.pb").touch()
+        >>> resolve_version_dir(root / "demo").relative_to(root)
+        PosixPath('demo/2')
+        >>> resolve_version_dir(root / "demo", version=1).relative_to(root)
+        PosixPath('demo/1')
     """
     path = Path(path)
     if not path.exists():
@@ -86,8 +93,18 @@ def write_models_config(root: str | os.PathLike, base_path: str = "/models") -> 
         The written file.
 
     Example:
-        >>> write_models_config("saved_models")  # doctest: +SKIP
-        PosixPath('saved_models/models.config')
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "demo" / "1").mkdir(parents=True)
+        >>> (root / "demo" / "1" / "saved_model.pb").touch()
+        >>> print(write_models_config(root).read_text(), end="")
+        model_config_list {
+          config {
+            name: "demo"
+            base_path: "/models/demo"
+            model_platform: "tensorflow"
+          }
+        }
     """
     root = Path(root)
     lines = ["model_config_list {"]

@@ -81,7 +81,9 @@ def write_warmup_requests(
         The number of records written.
 
     Example:
-        >>> write_warmup_requests(extra / WARMUP_FILE, "demo", user_ids, item_ids)  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / WARMUP_FILE
+        >>> write_warmup_requests(path, "demo", np.array([10, 11]), np.array([100, 101, 102]))
         5
     """
     model_pb2, predict_pb2, prediction_log_pb2 = _apis()
@@ -104,9 +106,13 @@ def read_warmup_requests(path: str | os.PathLike) -> list:
     """Parses a warm-up file into ``PredictionLog`` messages.
 
     Example:
-        >>> logs = read_warmup_requests(extra / WARMUP_FILE)  # doctest: +SKIP
-        >>> logs[0].predict_log.request.model_spec.signature_name  # doctest: +SKIP
-        'serving_default'
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / WARMUP_FILE
+        >>> write_warmup_requests(path, "demo", np.array([10, 11]), np.array([100, 101, 102]))
+        5
+        >>> logs = read_warmup_requests(path)
+        >>> [log.predict_log.request.model_spec.signature_name for log in logs]
+        ['serving_default', 'serving_default', 'user_embeddings', 'item_embeddings', 'score']
     """
     _, _, prediction_log_pb2 = _apis()
     logs = []
