@@ -20,11 +20,6 @@ import tfdirectspec
 #: Modules never imported here: importing ``__main__`` runs the command line.
 NOT_IMPORTABLE = frozenset({"tfdirectspec.__main__"})
 
-#: TEMPORARY: modules whose examples are being rewritten in the restructuring of
-#: training/commands/diagnostics; they fail today (undefined names). Empty this
-#: list when that work lands.
-SKIPPED_UNTIL_RESTRUCTURED = frozenset({"tfdirectspec.training.run_dir"})
-
 #: Modules whose examples need an optional extra: module -> the package it needs.
 NEEDS_EXTRA = {"tfdirectspec.serving.warmup": "tensorflow_serving"}
 
@@ -45,13 +40,10 @@ MODULES = library_modules()
 def test_collection_finds_the_library() -> None:
     for name in ("tfdirectspec.losses.directspec_plus", "tfdirectspec.towers.mf"):
         assert name in MODULES
-    assert SKIPPED_UNTIL_RESTRUCTURED <= set(MODULES) | SKIPPED_UNTIL_RESTRUCTURED
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str, tmp_path, monkeypatch) -> None:
-    if name in SKIPPED_UNTIL_RESTRUCTURED:
-        pytest.skip("examples being rewritten with the training/commands restructuring")
     extra = NEEDS_EXTRA.get(name)
     if extra is not None and importlib.util.find_spec(extra) is None:
         pytest.skip(f"needs {extra} (the serving extra)")

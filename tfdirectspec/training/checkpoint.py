@@ -66,10 +66,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
             training only the chief should (the others still restore).
 
     Example:
-        >>> checkpoint = EpochCheckpoint("runs/demo/checkpoints")
-        >>> model.fit(dataset, epochs=10, steps_per_epoch=steps, callbacks=[checkpoint],
-        ...           initial_epoch=checkpoint.completed_epochs())
-        >>> model.save("runs/demo/model.keras")
+        >>> import tempfile, keras, numpy as np
+        >>> from tfdirectspec.data import InteractionSampler
+        >>> from tfdirectspec.data.interactions import from_pairs
+        >>> from tfdirectspec.losses import DirectSpecPlusLoss
+        >>> from tfdirectspec.models import RetrievalModel
+        >>> from tfdirectspec.towers import MFTower
+        >>> data = from_pairs(np.array([[u, (u * 3 + k) % 7] for u in range(8) for k in range(3)]))
+        >>> sampler = InteractionSampler(data.train, batch_size=4, seed=0)
+        >>> model = RetrievalModel(MFTower(8, 7, 4, seed=0), DirectSpecPlusLoss())
+        >>> model.compile(optimizer=keras.optimizers.SGD(1.0))
+        >>> checkpoint = EpochCheckpoint(tempfile.mkdtemp())
+        >>> start = checkpoint.completed_epochs()  # 0: nothing to resume
+        >>> history = model.fit(sampler.dataset(), epochs=2, callbacks=[checkpoint], verbose=0,
+        ...     steps_per_epoch=sampler.steps_per_epoch, initial_epoch=start)
+        >>> checkpoint.completed_epochs()
+        2
         >>> checkpoint.delete()
     """
 
