@@ -21,9 +21,10 @@ classes) before ``keras.saving.load_model``, or load a run with ``Run.open(path)
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tfdirectspec import backend
+from tfdirectspec.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -112,17 +113,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from tfdirectspec.training import Run, TrainConfig, make_optimizer, train
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tfdirectspec' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 def register_keras_objects() -> None:

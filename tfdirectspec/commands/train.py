@@ -70,6 +70,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="DirectSpec+: softmax filter within blocks of this many rows (0 = whole batch)",
     )
+    p.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help="with a validation split, stop after N evaluations without a new best (0 = off)",
+    )
     p.add_argument("--steps-per-execution", type=int)
     p.add_argument("--output", help="run directory to write (default runs/<name>-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")

@@ -14,7 +14,7 @@ imports TensorFlow; the sampler loads on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tfdirectspec.data.datasets import (
     DATASETS,
@@ -26,6 +26,7 @@ from tfdirectspec.data.download import default_cache_dir, download
 from tfdirectspec.data.interactions import InteractionData, from_pairs
 from tfdirectspec.data.readers import read_interactions
 from tfdirectspec.data.splits import split_by_ratio
+from tfdirectspec.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tfdirectspec.data.samplers import InteractionSampler
@@ -45,9 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "InteractionSampler":
-        from tfdirectspec.data.samplers import InteractionSampler
-
-        return InteractionSampler
-    raise AttributeError(f"module 'tfdirectspec.data' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"InteractionSampler": "tfdirectspec.data.samplers"})

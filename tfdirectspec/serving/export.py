@@ -89,12 +89,8 @@ def export_tables(
         InputError: ``target`` is a file, or ``k`` is outside ``1..I``.
 
     Example:
-        >>> import numpy as np, scipy.sparse as sp
         >>> from tfdirectspec.serving.module import ExportTables
-        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
-        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
-        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
-        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> tables = ExportTables.example()  # users 10, 11; items 100-102; seen: 10-100, 11-102
         >>> import tempfile
         >>> root = Path(tempfile.mkdtemp())
         >>> export_tables(tables, root / "demo", k=2, warmup=False).relative_to(root)

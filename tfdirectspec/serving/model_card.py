@@ -51,12 +51,8 @@ def card_record(
         ``environment``.
 
     Example:
-        >>> import numpy as np, scipy.sparse as sp
         >>> from tfdirectspec.serving.module import ExportTables
-        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
-        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
-        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
-        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> tables = ExportTables.example()  # users 10, 11; items 100-102; seen: 10-100, 11-102
         >>> import tempfile
         >>> from tfdirectspec.serving import export_tables
         >>> root = Path(tempfile.mkdtemp())

@@ -92,6 +92,21 @@ class ExportTables:
         if self.exclude.shape != (users.shape[0], items.shape[0]):
             raise ValueError(f"exclude matrix has shape {self.exclude.shape}")
 
+    @classmethod
+    def example(cls) -> ExportTables:
+        """Two users (raw ids 10, 11) and three items (100, 101, 102), each user's first
+        preference already seen in training: the tables of the examples in this package.
+
+        Example:
+            >>> tables = ExportTables.example()
+            >>> tables.num_items, tables.exclude.toarray().tolist()
+            (3, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+        """
+        users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+        items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
+        seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
+        return cls(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+
     @property
     def num_items(self) -> int:
         """Number of items ``I``."""
@@ -118,12 +133,7 @@ def build_module(tables: ExportTables, k: int) -> RecommenderModule:
         k: recommendations per user in ``serving_default`` (``1..I``).
 
     Example:
-        >>> import numpy as np, scipy.sparse as sp
-        >>> from tfdirectspec.serving.module import ExportTables
-        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
-        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
-        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
-        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
+        >>> tables = ExportTables.example()  # users 10, 11; items 100-102; seen: 10-100, 11-102
         >>> module = build_module(tables, k=2)
         >>> out = module.serving_default(tf.constant([10, 99], tf.int64))  # 99: unknown user
         >>> out["item_ids"].numpy().tolist()  # user 10 never gets its train item 100

@@ -50,17 +50,12 @@ def recommend(
         InputError: no export at ``model``, a bad id, or ``k`` above the export's K.
 
     Example:
-        >>> import numpy as np, scipy.sparse as sp
-        >>> from tfdirectspec.serving.module import ExportTables
-        >>> users = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
-        >>> items = np.array([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], np.float32)
-        >>> seen = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]], np.float32))  # train items
-        >>> tables = ExportTables(users, items, np.array([10, 11]), np.array([100, 101, 102]), seen)
         >>> import tempfile
-        >>> from tfdirectspec.serving import export_tables
-        >>> root = Path(tempfile.mkdtemp())
-        >>> version_dir = export_tables(tables, root / "demo", k=2, warmup=False)
-        >>> _, results = recommend(version_dir.parent, ["11", "7"], k=2)  # 7 is unknown
+        >>> from tfdirectspec.serving import ExportTables, export_tables
+        >>> base = Path(tempfile.mkdtemp()) / "demo"
+        >>> # users 10, 11; items 100-102; each has seen one item (10: 100, 11: 102)
+        >>> _ = export_tables(ExportTables.example(), base, k=2, warmup=False)
+        >>> _, results = recommend(base, ["11", "7"], k=2)  # 7 is unknown
         >>> results[0]
         {'user': 11, 'known_user': True, 'items': [101, 100], 'scores': [0.5, 0.0]}
         >>> results[1]["known_user"], results[1]["items"]  # the most popular items

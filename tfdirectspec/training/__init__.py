@@ -7,8 +7,9 @@ checks a run before TensorFlow loads); the rest loads on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tfdirectspec.lazy import lazy_exports
 
 #: Public name -> module that defines it.
 _EXPORTS = {
@@ -66,8 +67,4 @@ if TYPE_CHECKING:
     from tfdirectspec.training.zoo import list_entries, zoo_defaults
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tfdirectspec.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import scipy.sparse as sp
 
-from tfdirectspec.losses import (
-    BPRLoss,
-    DirectAULoss,
-    DirectSpecLoss,
-    DirectSpecPlusLoss,
-    PositiveOnlyLoss,
-    RetrievalLoss,
-    SampledSoftmaxLoss,
-)
+from tfdirectspec import losses
+from tfdirectspec.losses import RetrievalLoss
 from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
 from tfdirectspec.training.config import TrainConfig
 
@@ -21,13 +14,13 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
     """The loss named by ``config.loss`` with its hyper-parameters."""
     c = config
     if c.loss == "bpr":
-        return BPRLoss(reg=c.reg)
+        return losses.BPRLoss(reg=c.reg)
     if c.loss == "positive-only":
-        return PositiveOnlyLoss(shrink=c.shrink, reg=c.reg)
+        return losses.PositiveOnlyLoss(shrink=c.shrink, reg=c.reg)
     if c.loss == "directspec":
-        return DirectSpecLoss(alpha=c.alpha, shrink=c.shrink, reg=c.reg)
+        return losses.DirectSpecLoss(alpha=c.alpha, shrink=c.shrink, reg=c.reg)
     if c.loss == "directspec+":
-        return DirectSpecPlusLoss(
+        return losses.DirectSpecPlusLoss(
             alpha=c.alpha,
             tau=c.tau,
             shrink=c.shrink,
@@ -37,9 +30,9 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
             group_size=c.group_size,
         )
     if c.loss == "directau":
-        return DirectAULoss(gamma=c.gamma)
+        return losses.DirectAULoss(gamma=c.gamma)
     if c.loss == "ssm":
-        return SampledSoftmaxLoss(temperature=c.temperature)
+        return losses.SampledSoftmaxLoss(temperature=c.temperature)
     raise ValueError(f"unknown loss {c.loss!r}")
 
 

@@ -62,6 +62,9 @@ class RankingEvaluation(keras.callbacks.Callback):
         track_test: also evaluate the test split on the same epochs.
         batch_size: users per evaluation block.
         state_dir: folder for the resumable state (None: kept in memory only).
+        patience: stop training after this many evaluations in a row without a new
+            best validation ``monitor`` (0: never; needs a validation split).
+            :attr:`stopped_epoch` then records where.
     """
 
     #: Best-weight files kept in ``state_dir``: the newest and the one before,
@@ -79,8 +82,11 @@ class RankingEvaluation(keras.callbacks.Callback):
         track_test: bool = False,
         batch_size: int = 1024,
         state_dir: str | Path | None = None,
+        patience: int = 0,
     ) -> None:
         super().__init__()
+        self.patience = int(patience)
+        self.stopped_epoch: int | None = None
         self.train, self.valid, self.test = train, valid, test
         self.ks, self.every, self.monitor = tuple(ks), int(every), monitor
         self.track_test, self.batch_size = track_test, batch_size
@@ -110,32 +116,20 @@ class RankingEvaluation(keras.callbacks.Callback):
             record["loss"] = float(logs["loss"])
         users, items = (t.numpy() for t in self.model.tables())
         if self.has_valid:
-            valid = full_ranking_metrics(
-                users,
-                items,
-                self.valid,
-                exclude=self.train,
-                ks=self.ks,
-                batch_size=self.batch_size,
-            )
-            record["valid"] = valid
+            valid = record["valid"] = self._rank(users, items, self.valid, self.train)
             if logs is not None:
                 logs.update({f"val_{k}": v for k, v in valid.items() if "@" in k})
             if valid[self.monitor] > self.best_value:
                 self.best_value = valid[self.monitor]
                 self.best_epoch = done
                 self.best_weights = [w.numpy() for w in self.model.trainable_weights]
+            elif self.patience and self._evaluations_since_best(done) >= self.patience:
+                self.stopped_epoch = done
+                self.model.stop_training = True
         if self.track_test and self.test.nnz:
             if self._seen is None:
                 self._seen = pair_union(self.train, self.valid)
-            record["test"] = full_ranking_metrics(
-                users,
-                items,
-                self.test,
-                exclude=self._seen,
-                ks=self.ks,
-                batch_size=self.batch_size,
-            )
+            record["test"] = self._rank(users, items, self.test, self._seen)
             if logs is not None:
                 # Shown in the progress line and History for curves; never monitored.
                 logs.update(
@@ -147,6 +141,16 @@ class RankingEvaluation(keras.callbacks.Callback):
                 )
         self.records.append(record)
         self._save_state()
+
+    def _rank(self, users, items, target: sp.csr_matrix, exclude: sp.csr_matrix) -> dict:
+        return full_ranking_metrics(
+            users, items, target, exclude=exclude, ks=self.ks, batch_size=self.batch_size
+        )
+
+    def _evaluations_since_best(self, epoch: int) -> int:
+        """Validation evaluations after the best one, ``epoch``'s included."""
+        later = [r for r in self.records if "valid" in r and r["epoch"] > self.best_epoch]
+        return len(later) + 1  # the current record is not in self.records yet
 
     def _save_state(self) -> None:
         if self.state_dir is None:

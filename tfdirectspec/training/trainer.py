@@ -146,6 +146,7 @@ def train(
         track_test=config.track_test,
         batch_size=config.eval_batch_size,
         state_dir=state_dir,
+        patience=config.patience,
     )
     if initial_epoch:
         evaluation.restore_state(initial_epoch)
@@ -163,6 +164,7 @@ def train(
     evaluation.restore_best()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
+    metrics["stopped_by_patience"] = evaluation.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
     # ru_maxrss is in KiB on Linux: the process's peak resident memory so far.
     metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
