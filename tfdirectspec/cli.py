@@ -33,6 +33,7 @@ COMMANDS = {
     "export": "tfdirectspec.commands.export",
     "recommend": "tfdirectspec.commands.recommend",
     "spectrum": "tfdirectspec.commands.spectrum",
+    "tune": "tfdirectspec.commands.tune",
 }
 
 

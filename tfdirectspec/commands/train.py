@@ -85,6 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="continue the interrupted run whose --output was DIR from its last checkpoint "
         "(same config, same batch stream)",
     )
+    p.add_argument(
+        "--refit",
+        action="store_true",
+        help="after choosing the epoch on validation, retrain on train+valid for that many "
+        "epochs and report that model's test metrics (needs --valid-fraction > 0)",
+    )
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None)
     # Diagnostics (not training keys: see DIAGNOSTIC_FLAGS).
     p.add_argument(
@@ -117,7 +123,7 @@ def resolve_config(args: argparse.Namespace):
     if getattr(args, "resume", None):
         return resumed_config(args)
 
-    skip = {"command", "config", "output", "overwrite", "verbose", *DIAGNOSTIC_FLAGS}
+    skip = {"command", "config", "output", "overwrite", "verbose", "refit", *DIAGNOSTIC_FLAGS}
     flags = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if "data_dir" in flags:
         flags["dataset"] = None
@@ -141,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
+    if args.refit:
+        from tfdirectspec.training.refit import check_refit
+
+        check_refit(config)
     if args.resume:
         run_dir = Run.resume(args.resume)
     else:
@@ -178,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_epoch": m["seconds_per_epoch"],
         "erank": m["erank"],
     }
+    if "selection" in m:  # --refit: the epoch and validation metrics it was chosen by
+        summary["selection"] = {k: m["selection"][k] for k in ("best_epoch", "valid")}
     print(json.dumps(summary, indent=2))
     if result.failure:
         print(f"tfdirectspec: training stopped: {result.failure}", file=sys.stderr)
@@ -187,18 +199,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, config, data, run_dir, checkpoint):
     """Trains with the run's checkpoints and diagnostics, then commits the run directory."""
+    from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
 
     verbose = "auto" if args.verbose is None else args.verbose
     callbacks = [checkpoint, *extra_callbacks(args, run_dir, config, data)]
     result = train(
         config,
-        data=data,
+        # --refit: the selection run never sees test; the refit is the run's result.
+        data=without_test(data) if args.refit else data,
         callbacks=callbacks,
         verbose=verbose,
         initial_epoch=checkpoint.completed_epochs(),
         state_dir=run_dir.evaluation_dir,
     )
+    if args.refit:
+        result = refit_after(result, config, data, verbose=verbose)
     run_dir.commit(result.model, result.metrics, result.data)
     return result
 
@@ -230,7 +246,7 @@ def extra_callbacks(args: argparse.Namespace, run_dir, config, data) -> list:
 
 
 #: Flags that may accompany ``--resume`` (they do not change the training).
-RESUME_FLAGS = ("command", "resume", "verbose", *DIAGNOSTIC_FLAGS)
+RESUME_FLAGS = ("command", "resume", "verbose", "refit", *DIAGNOSTIC_FLAGS)
 
 
 def resumed_config(args: argparse.Namespace):

@@ -1,0 +1,287 @@
+"""`tfdirectspec tune`: search spaces, early stopping, budget, trials, resume, best.toml, refit."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import tomllib
+
+import keras
+import pytest
+
+import tfdirectspec.training.refit as refit_module
+import tfdirectspec.training.trainer as trainer_module
+from tfdirectspec.cli import main
+from tfdirectspec.commands import train as train_command
+from tfdirectspec.errors import InputError
+from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.zoo import zoo_defaults
+from tfdirectspec.tuning.budget import TrialBudget
+from tfdirectspec.tuning.early_stopping import HopelessTrialStop, median_stop
+from tfdirectspec.tuning.space import (
+    dump_space,
+    load_space,
+    load_space_text,
+    losses_with_space,
+    space_path,
+)
+from tfdirectspec.tuning.tuner import config_toml
+
+# ---- search spaces ---------------------------------------------------------------------------
+
+
+def test_every_shipped_space_round_trips_and_contains_its_recipe():
+    losses = losses_with_space()
+    assert {"directspec+", "directspec", "bpr", "directau", "ssm"} <= set(losses)
+    for loss in losses:
+        space = load_space(space_path(loss))
+        again = load_space_text(dump_space(space), "dumped.toml", loss)
+        assert again == space and again.to_dict() == space.to_dict()
+        recipe = zoo_defaults("citeulike", "mf", loss)
+        hps = space.hyperparameters(recipe)
+        assert hps.get_config() == again.hyperparameters(recipe).get_config()
+        for key, value in hps.values.items():  # the recipe is the first trial: it must fit
+            assert value == pytest.approx(recipe[key]), (loss, key)
+
+
+def test_directspec_plus_space_reaches_beyond_the_optimiser():
+    space = load_space(space_path("directspec+"))
+    assert {"alpha", "tau", "shrink"} <= set(space.params)
+    assert space.params["shrink"].kind == "choice" and 0.0 in space.params["shrink"].values
+
+
+def test_space_kinds_map_to_keras_tuner():
+    text = (
+        "lr = { log_uniform = [0.0001, 0.1] }\nalpha = { uniform = [0.3, 1.5] }\n"
+        'optimizer = { choice = ["adam", "sgd"] }\nshrink = { choice = [0, 0.01, 0.1] }\n'
+        "dim = { int = [32, 128], step = 32 }\nbatch_size = { log_int = [256, 4096] }\n"
+    )
+    space = load_space_text(text, "s.toml", "directspec+")
+    assert space.params["shrink"].values == (0.0, 0.01, 0.1)  # floats for a float key
+    assert load_space_text(dump_space(space), "d.toml", "directspec+") == space
+    config = {h["config"]["name"]: h for h in space.hyperparameters().get_config()["space"]}
+    assert config["lr"]["class_name"] == "Float" and config["lr"]["config"]["sampling"] == "log"
+    assert config["dim"]["class_name"] == "Int" and config["dim"]["config"]["step"] == 32
+    assert config["batch_size"]["config"]["sampling"] == "log"
+    assert config["optimizer"]["class_name"] == "Choice"
+
+
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("lr = { log_uniform = [0.001, 0.1] }\nwidth = { uniform = [1, 2] }", "width"),
+        ("seed = { choice = [1, 2] }", "seed"),
+        ("lr = { normal = [0.0, 1.0] }", "lr"),
+        ("lr = 0.1", "lr"),
+        ("lr = { uniform = [0.1, 0.01] }", "lr"),
+        ("lr = { log_uniform = [0.0, 0.1] }", "lr"),
+        ("lr = { uniform = [0.1] }", "lr"),
+        ("alpha = { uniform = [0.5, 1.0], choice = [1.0] }", "alpha"),
+        ("dim = { int = [32.5, 64] }", "dim"),
+        ("dim = { uniform = [32.0, 64.0] }", "dim"),
+        ("dim = { int = [32, 100], step = 32 }", "dim"),
+        ("optimizer = { choice = [] }", "optimizer"),
+        ('optimizer = { choice = ["adam", "rmsprop"] }', "optimizer"),
+        ("shrink = { choice = [0.1, 0.1] }", "shrink"),
+        ("tau = { uniform = [-1.0, 2.0] }", "tau"),
+        ("lr = { uniform = [0.1, 0.2 }", "line 1"),  # TOML syntax: the line is named
+    ],
+)
+def test_bad_space_file_is_one_line_naming_file_and_key(tmp_path, text, key):
+    path = tmp_path / "directspec-plus.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(InputError) as error:
+        load_space(path)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(str(path)) and key in message
+
+
+def test_missing_space_names_the_loss():
+    with pytest.raises(InputError, match="loss has no search space for 'positive-only'"):
+        space_path("positive-only")
+
+
+# ---- early stopping and budget ----------------------------------------------------------------
+
+
+class _Model:
+    stop_training = False
+
+
+def _callback(callback, epochs):
+    callback.set_model(_Model())
+    callback.set_params({"epochs": epochs})
+    return callback
+
+
+def test_median_rule_compares_with_same_epoch_peers_only():
+    peers = [[(1, 0.2), (2, 0.3)], [(1, 0.1), (2, 0.25)], [(1, 0.5)]]  # the last stopped at 1
+    assert median_stop(0.2, 2, peers) and not median_stop(0.3, 2, peers)
+    assert not median_stop(0.01, 2, peers[:1])  # one peer is not enough
+    assert not median_stop(0.01, 3, peers)  # nobody reached epoch 3
+
+
+def test_hopeless_trial_stops_by_median_then_patience():
+    stop = _callback(HopelessTrialStop([[(1, 0.5), (2, 0.6)]] * 2, min_peers=2, patience=0), 5)
+    stop.on_epoch_end(0, {"val_ndcg@20": 0.4})
+    assert stop.stopped_by == "median" and stop.model.stop_training
+    patient = _callback(HopelessTrialStop([], min_peers=2, patience=2), 10)
+    for epoch, value in enumerate([0.3, 0.2, 0.25]):
+        patient.on_epoch_end(epoch, {"val_ndcg@20": value})
+        patient.on_epoch_end(epoch, {"loss": 1.0})  # non-evaluation epochs are ignored
+    assert patient.stopped_by == "patience" and patient.stopped_epoch == 3
+    assert patient.curve == [(1, 0.3), (2, 0.2), (3, 0.25)]
+
+
+def test_trial_budget_stops_at_an_epoch_boundary_or_shortens_to_an_evaluated_epoch(monkeypatch):
+    import tfdirectspec.tuning.budget as budget_module
+
+    clock = [0.0]
+    monkeypatch.setattr(budget_module.time, "perf_counter", lambda: clock[0])
+
+    def run(budget, epochs, seconds_per_epoch=10.0):
+        budget = _callback(budget, epochs)
+        budget.on_train_begin()
+        for epoch in range(epochs):
+            clock[0] += seconds_per_epoch
+            budget.on_epoch_end(epoch)
+            if budget.model.stop_training:
+                break
+        return budget
+
+    spent = run(TrialBudget(5.0, every=5), 10)
+    assert spent.stopped_epoch == 1 and spent.params["epochs"] == 10
+    clock[0] = 0.0
+    free = run(TrialBudget(math.inf, every=5), 10)
+    assert free.stopped_epoch is None and len(free.epoch_seconds) == 10
+    # 35 s: after epoch 1 two more fit, the next evaluation (epoch 5) does not: the run
+    # becomes 3 epochs long, so the evaluation sees epoch 3 as the last and scores it.
+    clock[0] = 0.0
+    short = run(TrialBudget(35.0, every=5), 10)
+    assert short.params["epochs"] == 3 and short.stopped_epoch == 3
+    # Its own refit is reserved too (here 10 s per epoch trained): half as many epochs fit.
+    clock[0] = 0.0
+    reserved = run(TrialBudget(65.0, every=10, reserve=lambda e, s: e * s), 10)
+    assert reserved.stopped_epoch == 3 and reserved.params["epochs"] == 3
+
+
+def test_config_toml_round_trips_through_train_config():
+    config = TrainConfig(loss="bpr", lr=0.00123456789, ks=(5, 20), tau0=None, name='a "b"')
+    again = TrainConfig().updated(tomllib.loads(config_toml(config, "x\ny")), "t")
+    assert again == config
+
+
+# ---- the command ------------------------------------------------------------------------------
+
+
+def _tune(data_dir, output, *extra):
+    argv = ["tune", "--data-dir", str(data_dir), "--loss", "directspec+,bpr", "--epochs", "3"]
+    argv += ["--eval-every", "1", "--valid-fraction", "0.2", "--output", str(output)]
+    return main([*argv, *extra])
+
+
+def test_tune_resumes_without_rerunning_finished_trials(data_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "tune"
+    real_train = trainer_module.train
+    calls, refits = [], []
+
+    def spy(config, data=None, **kwargs):
+        if config.valid_fraction == 0:  # the refit
+            refits.append(config.name)
+            assert data.test.nnz == 80 and data.valid.nnz == 0
+            return real_train(config, data=data, **kwargs)
+        calls.append(config.name)
+        assert data.test.nnz == 0 and not config.track_test  # trials never see test
+        if interrupt and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_train(config, data=data, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "train", spy)
+    monkeypatch.setattr(refit_module, "train", spy)
+    interrupt = True
+    assert _tune(data_dir, out, "--max-trials", "3") == 130  # interrupted in trial 2
+    assert calls == ["directspec-plus-0", "bpr-0"]
+    assert (out / "trials" / "directspec-plus-0" / "metrics.json").is_file()
+    assert not (out / "trials" / "bpr-0").exists() and not (out / "best.toml").exists()
+
+    calls.clear()
+    interrupt = False
+    capsys.readouterr()
+    assert main(["tune", "--resume", str(out), "--max-trials", "3"]) == 0
+    assert calls == ["bpr-0", "directspec-plus-1"]  # the finished trial is not rerun
+    assert refits == ["tiny0-mf-" + ("bpr" if "bpr" in refits[0] else "directspec-plus") + "-tuned"]
+    printed = capsys.readouterr().out
+
+    rows = list(csv.DictReader((out / "trials.tsv").open(), delimiter="\t"))
+    assert [r["trial"] for r in rows] == ["directspec-plus-0", "bpr-0", "directspec-plus-1"]
+    assert all(float(r["val_ndcg@20"]) >= 0 for r in rows) and "directspec-plus-1" in printed
+    # The first trial of each loss is its zoo recipe.
+    assert float(rows[0]["lr"]) == 180.0 and float(rows[0]["tau"]) == 3.0
+    assert float(rows[1]["lr"]) == 0.001 and rows[1]["batch_size"] == "2048"
+    for trial in rows:
+        text = (out / "trials" / trial["trial"] / "metrics.json").read_text()
+        assert '"test"' not in text  # nothing of the test split is recorded for a trial
+        assert (out / "trials" / trial["trial"] / "config.toml").is_file()
+        assert list((out / "logs" / trial["trial"]).glob("events.out.tfevents.*"))
+
+    summary = json.loads(printed[printed.index("{") :])
+    best_row = max(rows, key=lambda r: float(r["val_ndcg@20"]))
+    assert summary["best_trial"] == best_row["trial"]
+    assert summary["best_epoch"] == int(best_row["best_epoch"]) and "ndcg@20" in summary["test"]
+
+    # best.toml is a train config: the winner, valid_fraction 0 and epochs = its best epoch,
+    # and the refit is exactly `tfdirectspec train --config best.toml`.
+    parser = argparse.ArgumentParser()
+    train_command.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--config", str(out / "best.toml")])
+    config = train_command.resolve_config(args)
+    refit = json.loads((out / "refit" / "metrics.json").read_text())
+    assert config.epochs == summary["best_epoch"] == refit["refit"]["epochs"]
+    assert config.valid_fraction == 0.0 and config.loss == summary["loss"]
+    # TOML has no null: with --data-dir, `dataset` (unused then) reads back as the default.
+    assert {**refit["config"], "dataset": "-"} == {**config.to_dict(), "dataset": "-"}
+    assert config.data_dir == str(data_dir)
+    assert refit["selection"]["trial_id"] == summary["best_trial"]
+    assert refit["data"]["valid"] == 0 and refit["data"]["train"] == 240
+
+    calls.clear()  # resuming a finished tune trains nothing and keeps the refit
+    assert main(["tune", "--resume", str(out), "--max-trials", "3"]) == 0
+    assert calls == [] and len(refits) == 1
+
+
+@pytest.mark.parametrize(
+    "extra,expected",
+    [
+        (["--valid-fraction", "0"], "--valid-fraction"),
+        (["--loss", "nope"], "--loss"),
+        (["--loss", "positive-only"], "--loss"),
+        (["--max-trials", "0"], "--max-trials"),
+        (["--time-budget", "-1"], "--time-budget"),
+        (["--patience", "-1"], "--patience"),
+    ],
+)
+def test_bad_tune_flags_fail_with_one_line(data_dir, tmp_path, capsys, extra, expected):
+    assert _tune(data_dir, tmp_path / "t", *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and expected in err
+    assert not (tmp_path / "t").exists()
+
+
+def test_resume_refuses_search_flags_and_missing_tunes(tmp_path, capsys):
+    assert main(["tune", "--resume", str(tmp_path / "none")]) == 2
+    assert "no tune" in capsys.readouterr().err
+    assert main(["tune", "--resume", str(tmp_path), "--loss", "bpr"]) == 2
+    assert "drop --loss" in capsys.readouterr().err
+
+
+def test_existing_output_is_refused(data_dir, tmp_path, capsys):
+    (tmp_path / "t").mkdir()
+    assert _tune(data_dir, tmp_path / "t") == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_keras_callbacks_are_keras_callbacks():
+    assert isinstance(HopelessTrialStop(), keras.callbacks.Callback)
+    assert isinstance(TrialBudget(math.inf, 1), keras.callbacks.Callback)

@@ -1,0 +1,232 @@
+"""``tfdirectspec tune``: hyper-parameter search on validation, then a refit of the winner."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from tfdirectspec.training.config import TOWERS
+
+    p = sub.add_parser(
+        "tune",
+        help="search hyper-parameters on a validation split, refit the winner, report test",
+        description=(
+            "Random search (KerasTuner) over models/search/<loss>.toml on validation NDCG@20, "
+            "with the zoo recipe as each loss's first trial, median/patience early stopping and "
+            "a wall-clock budget. Writes DIR/trials/, DIR/trials.tsv, DIR/logs (TensorBoard "
+            "HParams), DIR/best.toml and DIR/refit (the winner retrained on train+valid for its "
+            "best epoch: the only place the test split is read)."
+        ),
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
+    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt) and test.*")
+    p.add_argument(
+        "--loss",
+        default="directspec+",
+        help="a loss, a comma list (directspec+,bpr) or 'auto' (every loss with a search space)",
+    )
+    p.add_argument("--tower", choices=TOWERS, default="mf")
+    p.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.1,
+        help="validation share of each user's train items (default 0.1; must be > 0)",
+    )
+    p.add_argument("--test-fraction", type=float, help="carve a test split from a --data-dir")
+    p.add_argument("--epochs", type=int, help="maximum epochs per trial (default: the recipe's)")
+    p.add_argument("--eval-every", type=int, help="evaluate every N epochs (default: recipe)")
+    p.add_argument("--max-trials", type=int, default=None, help="trials in total (default 10)")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        default=None,
+        help="wall clock for the whole tune, refit included (default 0 = none)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, trials and search")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=5,
+        help="stop a trial after N evaluations without improvement (0 = off)",
+    )
+    p.add_argument(
+        "--min-peers",
+        type=int,
+        default=2,
+        help="median rule: stop a trial below the median of >= N finished same-loss trials "
+        "at the same epoch (0 = off)",
+    )
+    p.add_argument("--output", help="tune folder (default runs/tune-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the tune in DIR (finished trials are kept; --max-trials and "
+        "--time-budget may be given again)",
+    )
+    p.add_argument("--no-refit", action="store_true", help="skip the final refit")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=0)
+
+
+#: Flags that may accompany --resume (the search itself comes from DIR/tune.json).
+RESUME_FLAGS = ("command", "resume", "max_trials", "time_budget", "no_refit", "verbose")
+#: Defaults of the flags that mean "not given" for the --resume check.
+_SEARCH_DEFAULTS = {
+    "loss": "directspec+",
+    "tower": "mf",
+    "valid_fraction": 0.1,
+    "seed": 0,
+    "patience": 5,
+    "min_peers": 2,
+    "overwrite": False,
+}
+
+
+def resolve_losses(value: str) -> list[str]:
+    """``--loss``: one loss, a comma list or ``auto`` → losses with a search space."""
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.training.config import LOSSES
+    from tfdirectspec.tuning.space import losses_with_space
+
+    if value.strip() == "auto":
+        return losses_with_space()
+    losses = [name.strip() for name in value.split(",") if name.strip()]
+    if not losses:
+        raise InputError("--loss: give a loss, a comma list or 'auto'")
+    for name in losses:
+        if name not in LOSSES:
+            raise InputError(f"--loss: unknown loss {name!r} (known: {', '.join(LOSSES)}, auto)")
+    if len(set(losses)) != len(losses):
+        raise InputError(f"--loss: a loss is listed twice in {value!r}")
+    return losses
+
+
+def new_settings(args: argparse.Namespace):
+    """The settings of a new tune: each loss's zoo recipe + the flags, and its search space."""
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.training.config import TrainConfig
+    from tfdirectspec.training.zoo import entry_name, zoo_defaults
+    from tfdirectspec.tuning import tuner
+    from tfdirectspec.tuning.space import load_space, space_path
+
+    if not args.valid_fraction or args.valid_fraction <= 0:
+        raise InputError("--valid-fraction must be > 0: tuning selects on validation")
+    for flag in ("max_trials", "epochs", "eval_every"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise InputError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    for flag in ("patience", "min_peers"):
+        if getattr(args, flag) < 0:
+            raise InputError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    flags = {
+        "tower": args.tower,
+        "valid_fraction": args.valid_fraction,
+        "seed": args.seed,
+        "track_test": False,
+    }
+    if args.data_dir:
+        flags.update(dataset=None, data_dir=args.data_dir)
+    elif args.dataset:
+        flags["dataset"] = args.dataset
+    for key in ("test_fraction", "epochs", "eval_every"):
+        if getattr(args, key) is not None:
+            flags[key] = getattr(args, key)
+    spaces, base = {}, {}
+    for loss in resolve_losses(args.loss):
+        spaces[loss] = load_space(space_path(loss), loss)
+        key = TrainConfig().updated(flags, "flags")
+        config = TrainConfig().updated(zoo_defaults(key.dataset, key.tower, loss), "zoo")
+        config = config.updated({**flags, "loss": loss, "time_budget": 0.0}, "flags")
+        config.name = entry_name(
+            config.dataset or Path(config.data_dir).name, config.tower, config.loss
+        )
+        base[loss] = config.validate()
+    return tuner.new_settings(
+        spaces, base, args.max_trials or 10, args.seed, args.patience, args.min_peers
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    started = time.perf_counter()  # --time-budget counts the data loading too
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.tuning import tuner
+
+    if args.time_budget is not None and args.time_budget < 0:
+        raise InputError(f"--time-budget must be >= 0 minutes, got {args.time_budget}")
+    if args.resume:
+        given = [
+            k
+            for k, v in vars(args).items()
+            if k not in RESUME_FLAGS and v is not None and v != _SEARCH_DEFAULTS.get(k)
+        ]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise InputError(f"--resume continues the saved search; drop {flag}")
+        output = Path(args.resume)
+        settings = tuner.read_settings(output)
+        if args.max_trials is not None:
+            if args.max_trials <= 0:
+                raise InputError(f"--max-trials must be positive, got {args.max_trials}")
+            settings.max_trials = args.max_trials
+    else:
+        settings = new_settings(args)
+        output = Path(args.output or f"runs/tune-{time.strftime('%Y%m%d-%H%M%S')}")
+        if output.exists():
+            if not args.overwrite:
+                raise InputError(
+                    f"--output: {output} exists (use --resume {output} to continue it, "
+                    "or --overwrite to replace it)"
+                )
+            import shutil
+
+            shutil.rmtree(output)
+
+    from tfdirectspec.training.config import load_data
+
+    data = load_data(settings.config(settings.losses[0]))
+    print(
+        f"tune: {', '.join(settings.losses)} on {data.name or 'data'} "
+        f"({data.num_train} train / {data.num_valid} valid interactions), "
+        f"up to {settings.max_trials} trials"
+        + (f", {args.time_budget:g} min" if args.time_budget else "")
+        + f" -> {output}",
+        file=sys.stderr,
+    )
+    result = tuner.run_tune(
+        output,
+        settings,
+        data,
+        time_budget=args.time_budget or 0.0,
+        resume=bool(args.resume),
+        refit=not args.no_refit,
+        verbose=args.verbose,
+        log=lambda line: print(line, file=sys.stderr),
+        started=started,
+    )
+    table = (output / tuner.TABLE_FILE).read_text()
+    print(tuner.format_table(table))
+    if result.best is None:
+        print("tfdirectspec: no trial produced a validation result", file=sys.stderr)
+        return 1
+    summary = {
+        "output": str(output),
+        "best_trial": result.best.trial_id,
+        "loss": result.best.loss,
+        "hyperparameters": result.best.hyperparameters,
+        "best_epoch": result.best.best_epoch,
+        "valid": {k: v for k, v in result.best.valid.items() if "@" in k},
+        "best_config": str(output / tuner.BEST_FILE),
+    }
+    if result.refit_metrics is not None:
+        summary["refit"] = str(output / tuner.REFIT_DIR)
+        summary["test"] = result.refit_metrics["test"]
+    print(json.dumps(summary, indent=2))
+    return 0
