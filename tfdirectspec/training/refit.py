@@ -12,10 +12,11 @@ merged, never used to pick E*. Because ``valid`` was carved out of the original
 train split, R_refit is that original split, so a refit equals ``tfdirectspec
 train`` with ``valid_fraction = 0`` and ``epochs = E*``.
 
-Example:
-    >>> selection = train(config, without_test(data))      # valid_fraction > 0
-    >>> result = refit_after(selection, config, data)      # train ∪ valid, E* epochs
-    >>> result.metrics["test"], result.metrics["selection"]["best_epoch"]
+Usage (what ``tfdirectspec train --valid-fraction 0.1 --refit`` does)::
+
+    selection = train(config, without_test(data))      # valid_fraction > 0
+    result = refit_after(selection, config, data)      # train ∪ valid, E* epochs
+    result.metrics["test"], result.metrics["selection"]["best_epoch"]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def merge_validation(data: InteractionData) -> InteractionData:
     ``test`` is passed through untouched (the same object).
 
     Example:
+        >>> from tfdirectspec.data import from_pairs
         >>> data = from_pairs([[0, i] for i in range(10)]).with_validation(0.2, seed=1)
         >>> merge_validation(data).summary()["train"], merge_validation(data).summary()["valid"]
         (10, 0)

@@ -35,10 +35,11 @@ Output folder::
 Resuming: finished trials (those with ``trials/<id>/metrics.json``) are never
 rerun; a trial that was interrupted is rerun from its start with the same values.
 
-Example:
-    >>> settings = new_settings(["directspec+", "bpr"], base_configs, max_trials=8, seed=0)
-    >>> result = run_tune("runs/tune", settings, data, time_budget=30)
-    >>> result.best.trial_id, result.refit_metrics["test"]["ndcg@20"]
+Usage (what ``tfdirectspec tune`` does)::
+
+    settings = new_settings(["directspec+", "bpr"], base_configs, max_trials=8, seed=0)
+    result = run_tune("runs/tune", settings, data, time_budget=30)
+    result.best.trial_id, result.refit_metrics["test"]["ndcg@20"]
 """
 
 from __future__ import annotations
@@ -610,6 +611,8 @@ def config_toml(config: TrainConfig, comment: str = "") -> str:
     has no null and the defaults are None.
 
     Example:
+        >>> import tomllib
+        >>> c = TrainConfig(loss="bpr", optimizer="adam", lr=1e-3, batch_size=2048)
         >>> TrainConfig().updated(tomllib.loads(config_toml(c)), "x") == c
         True
     """
