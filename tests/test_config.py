@@ -12,7 +12,7 @@ from tfdirectspec.training.zoo import list_entries, zoo_defaults
 
 
 def _config(*argv):
-    return resolve_config(build_parser().parse_args(["train", *argv]))
+    return resolve_config(build_parser().parse_args(["train", *argv]))[0]
 
 
 def test_no_flags_is_directspec_plus_mf_on_citeulike_with_the_authors_recipe():
@@ -56,9 +56,9 @@ def test_config_file_errors_name_the_file(tmp_path):
         _config("--config", str(tmp_path / "missing.toml"))
 
 
-def test_data_dir_gets_the_loss_recipe_from_the_zoo():
-    values = zoo_defaults("my-data", "mf", "bpr")
-    assert values["optimizer"] == "adam" and "dataset" not in values
+def test_only_a_dataset_own_entry_is_a_zoo_recipe():
+    assert zoo_defaults("my-data", "mf", "bpr") == {}
+    assert zoo_defaults("citeulike", "mf", "bpr")["optimizer"] == "adam"
 
 
 def test_every_zoo_entry_is_a_valid_config():

@@ -17,7 +17,7 @@ from tfdirectspec.cli import main
 from tfdirectspec.commands import train as train_command
 from tfdirectspec.errors import InputError
 from tfdirectspec.training.config import TrainConfig
-from tfdirectspec.training.zoo import zoo_defaults
+from tfdirectspec.training.recipes import read_recipe
 from tfdirectspec.tuning.budget import TrialBudget
 from tfdirectspec.tuning.early_stopping import HopelessTrialStop, median_stop
 from tfdirectspec.tuning.space import (
@@ -32,17 +32,17 @@ from tfdirectspec.tuning.tuner import config_toml
 # ---- search spaces ---------------------------------------------------------------------------
 
 
-def test_every_shipped_space_round_trips_and_contains_its_recipe():
+def test_every_shipped_space_round_trips_and_contains_its_default_recipe():
     losses = losses_with_space()
     assert {"directspec+", "directspec", "bpr", "directau", "ssm"} <= set(losses)
     for loss in losses:
         space = load_space(space_path(loss))
         again = load_space_text(dump_space(space), "dumped.toml", loss)
         assert again == space and again.to_dict() == space.to_dict()
-        recipe = zoo_defaults("citeulike", "mf", loss)
+        recipe, _, _ = read_recipe(loss)
         hps = space.hyperparameters(recipe)
         assert hps.get_config() == again.hyperparameters(recipe).get_config()
-        for key, value in hps.values.items():  # the recipe is the first trial: it must fit
+        for key, value in hps.values.items():  # a data-dir tune's first trial: it must fit
             assert value == pytest.approx(recipe[key]), (loss, key)
 
 
@@ -217,8 +217,8 @@ def test_tune_resumes_without_rerunning_finished_trials(data_dir, tmp_path, monk
     rows = list(csv.DictReader((out / "trials.tsv").open(), delimiter="\t"))
     assert [r["trial"] for r in rows] == ["directspec-plus-0", "bpr-0", "directspec-plus-1"]
     assert all(float(r["val_ndcg@20"]) >= 0 for r in rows) and "directspec-plus-1" in printed
-    # The first trial of each loss is its zoo recipe.
-    assert float(rows[0]["lr"]) == 180.0 and float(rows[0]["tau"]) == 3.0
+    # The first trial of each loss is its default recipe (the data has no zoo entry).
+    assert float(rows[0]["lr"]) == 0.01 and float(rows[0]["tau"]) == 3.0
     assert float(rows[1]["lr"]) == 0.001 and rows[1]["batch_size"] == "2048"
     for trial in rows:
         text = (out / "trials" / trial["trial"] / "metrics.json").read_text()
@@ -236,7 +236,7 @@ def test_tune_resumes_without_rerunning_finished_trials(data_dir, tmp_path, monk
     parser = argparse.ArgumentParser()
     train_command.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["train", "--config", str(out / "best.toml")])
-    config = train_command.resolve_config(args)
+    config, _ = train_command.resolve_config(args)
     refit = json.loads((out / "refit" / "metrics.json").read_text())
     assert config.epochs == summary["best_epoch"] == refit["refit"]["epochs"]
     assert config.valid_fraction == 0.0 and config.loss == summary["loss"]

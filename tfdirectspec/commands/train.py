@@ -116,35 +116,42 @@ DIAGNOSTIC_FLAGS = ("no_spectrum", "spectrum_every", "projector")
 
 
 def resolve_config(args: argparse.Namespace):
-    """defaults < zoo entry < --config file < flags (``--resume``: the run's saved config)."""
-    from tfdirectspec.training.config import TrainConfig, read_config_file
-    from tfdirectspec.training.zoo import entry_name, zoo_defaults
+    """The run's config and data (``--resume``: the run's saved config).
+
+    Precedence: built-in defaults < the zoo entry of (dataset, tower, loss), or for data
+    without one its loss's default recipe (derived from the data) < ``--config`` file < flags.
+    The data is read here, before TensorFlow loads, since a default recipe depends on it.
+    """
+    from tfdirectspec.training.config import TrainConfig, load_data, read_config_file
+    from tfdirectspec.training.recipes import resolve_config as resolve
+    from tfdirectspec.training.zoo import entry_name
 
     if getattr(args, "resume", None):
-        return resumed_config(args)
+        config = resumed_config(args)
+        return config, load_data(config)
 
     skip = {"command", "config", "output", "overwrite", "verbose", "refit", *DIAGNOSTIC_FLAGS}
     flags = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if "data_dir" in flags:
         flags["dataset"] = None
+    source = args.config or "config"
     file_values = read_config_file(args.config) if args.config else {}
-    base = TrainConfig()
-    key = base.updated(file_values, args.config or "config").updated(flags, "flags")
-    zoo = zoo_defaults(key.dataset, key.tower, key.loss)
-    config = base.updated(zoo, "zoo").updated(file_values, args.config or "config")
-    config = config.updated(flags, "flags")
+    given = [(file_values, source), (flags, "flags")]
+    key = TrainConfig().updated(file_values, source).updated(flags, "flags").validate()
+    data = load_data(key)  # the split keys are the user's; zoo entries and recipes have none
+    config = resolve(key, data, given)
     if not config.name:
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
-    return config.validate()
+    return config.validate(), data
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfdirectspec.training.config import load_data
     from tfdirectspec.training.run_dir import Run
 
-    config = resolve_config(args)
+    # Reads and checks the data before TensorFlow loads: bad input fails in a moment.
+    config, data = resolve_config(args)
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
     if args.refit:
@@ -158,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
         run_dir = Run.create(args.output or default, overwrite=args.overwrite)
     checkpoint = None
     try:
-        # Read and check the data before TensorFlow loads: bad input fails in a moment.
-        data = load_data(config)
         if not args.resume:
             run_dir.write_config(config)  # what `--resume` continues with
         from tfdirectspec.training.checkpoint import EpochCheckpoint

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from tfdirectspec.parameters import ParameterError
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from tfdirectspec.training.config import TOWERS
@@ -107,11 +109,13 @@ def resolve_losses(value: str) -> list[str]:
     return losses
 
 
-def new_settings(args: argparse.Namespace):
-    """The settings of a new tune: each loss's zoo recipe + the flags, and its search space."""
+def new_settings(args: argparse.Namespace, data):
+    """The settings of a new tune: each loss's zoo entry or default recipe + the flags, and
+    its search space."""
     from tfdirectspec.errors import InputError
     from tfdirectspec.training.config import TrainConfig
-    from tfdirectspec.training.zoo import entry_name, zoo_defaults
+    from tfdirectspec.training.recipes import resolve_config
+    from tfdirectspec.training.zoo import entry_name
     from tfdirectspec.tuning import tuner
     from tfdirectspec.tuning.space import load_space, space_path
 
@@ -140,9 +144,9 @@ def new_settings(args: argparse.Namespace):
     spaces, base = {}, {}
     for loss in resolve_losses(args.loss):
         spaces[loss] = load_space(space_path(loss), loss)
-        key = TrainConfig().updated(flags, "flags")
-        config = TrainConfig().updated(zoo_defaults(key.dataset, key.tower, loss), "zoo")
-        config = config.updated({**flags, "loss": loss, "time_budget": 0.0}, "flags")
+        given = {**flags, "loss": loss, "time_budget": 0.0}
+        key = TrainConfig().updated(given, "flags")
+        config = resolve_config(key, data, [(given, "flags")])
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
@@ -150,6 +154,22 @@ def new_settings(args: argparse.Namespace):
     return tuner.new_settings(
         spaces, base, args.max_trials or 10, args.seed, args.patience, args.min_peers
     )
+
+
+def _data_of(args: argparse.Namespace):
+    """The data the flags name, split as the trials will see it (read before the search)."""
+    from tfdirectspec.training.config import TrainConfig, load_data
+
+    if not args.valid_fraction or args.valid_fraction <= 0:
+        raise ParameterError("valid_fraction", "must be > 0: tuning selects on validation")
+    names = {"valid_fraction": args.valid_fraction, "seed": args.seed}
+    if args.data_dir:
+        names.update(dataset=None, data_dir=args.data_dir)
+    elif args.dataset:
+        names["dataset"] = args.dataset
+    if args.test_fraction is not None:
+        names["test_fraction"] = args.test_fraction
+    return load_data(TrainConfig().updated(names, "flags").validate())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError(f"--max-trials must be positive, got {args.max_trials}")
             settings.max_trials = args.max_trials
     else:
-        settings = new_settings(args)
+        settings = new_settings(args, _data_of(args))
         output = Path(args.output or f"runs/tune-{time.strftime('%Y%m%d-%H%M%S')}")
         if output.exists():
             if not args.overwrite:

@@ -7,9 +7,6 @@ from typing import Any
 
 from tfdirectspec.training.config import read_config_file
 
-#: Dataset whose entries serve as recipes for datasets without their own.
-FALLBACK_DATASET = "citeulike"
-
 
 def zoo_dirs() -> list[Path]:
     """Folders that hold zoo configs: the installed copy, then a source checkout's ``models/``."""
@@ -17,9 +14,14 @@ def zoo_dirs() -> list[Path]:
     return [d for d in (package / "zoo", package.parent / "models") if d.is_dir()]
 
 
+def loss_slug(loss: str) -> str:
+    """A loss name as it appears in file names: ``directspec+`` -> ``directspec-plus``."""
+    return loss.replace("+", "-plus")
+
+
 def entry_name(dataset: str, tower: str, loss: str) -> str:
     """File stem of the default zoo entry, e.g. ``citeulike-mf-directspec-plus``."""
-    return f"{dataset}-{tower}-{loss.replace('+', '-plus')}"
+    return f"{dataset}-{tower}-{loss_slug(loss)}"
 
 
 def find_entry(name: str) -> Path | None:
@@ -32,25 +34,15 @@ def find_entry(name: str) -> Path | None:
 
 
 def zoo_defaults(dataset: str | None, tower: str, loss: str) -> dict[str, Any]:
-    """The zoo's hyper-parameters for (dataset, tower, loss).
+    """The zoo entry of (dataset, tower, loss) as a dict of config keys; ``{}`` when none.
 
-    A dataset without its own entry (e.g. ``--data-dir``) gets the recipe of
-    the same tower and loss on CiteULike, then of MF with that loss, so that
-    ``--loss bpr`` means BPR's recipe (Adam) and not DirectSpec+'s (SGD, lr 180).
-    Returns ``{}`` when the zoo has nothing for the loss.
+    Only the dataset's own entry counts: data without one gets its loss's default recipe
+    (:mod:`tfdirectspec.training.recipes`), which depends on the data, not on a dataset name.
     """
-    candidates = [(dataset, tower), (FALLBACK_DATASET, tower), (FALLBACK_DATASET, "mf")]
-    for index, (name, tower_name) in enumerate(candidates):
-        if name is None:
-            continue
-        path = find_entry(entry_name(name, tower_name, loss))
-        if path is not None:
-            values = read_config_file(path)
-            if index > 0:
-                for key in ("dataset", "data_dir", "name", "tower"):
-                    values.pop(key, None)
-            return values
-    return {}
+    if dataset is None:
+        return {}
+    path = find_entry(entry_name(dataset, tower, loss))
+    return read_config_file(path) if path is not None else {}
 
 
 def list_entries() -> list[str]:
