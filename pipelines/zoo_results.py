@@ -58,17 +58,22 @@ def reproduce_command(config: dict) -> str:
 
 
 def collect(run_dir: Path, name: str | None) -> Path:
-    metrics = Run.open(run_dir).metrics()
-    config = metrics["config"]
+    run = Run.open(run_dir)
+    metrics = run.metrics()
+    # A --refit run: its command is the selection run's config plus --refit; its test
+    # metrics are the refit's, its validation metrics the selection's.
+    refit = "selection" in metrics
+    config = run.config().to_dict() if refit else metrics["config"]
     name = (
         name or config.get("name") or entry_name(config["dataset"], config["tower"], config["loss"])
     )
     epochs = metrics["epochs_run"]
     result = {
         "name": name,
-        "command": reproduce_command(config),
+        "command": _command(config, refit),
+        "refit": refit,
         "test": metrics["test"],
-        "valid": metrics["valid"],
+        "valid": metrics["selection"]["valid"] if refit else metrics["valid"],
         "best_epoch": metrics["best_epoch"],
         "epochs_run": epochs,
         "erank": metrics["erank"],
@@ -78,9 +83,14 @@ def collect(run_dir: Path, name: str | None) -> Path:
         "config": config,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-e{epochs}{'-valid' if config['valid_fraction'] else ''}.json"
+    suffix = ("-valid" if config["valid_fraction"] else "") + ("-refit" if refit else "")
+    path = RESULTS / f"{name}-e{epochs}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+def _command(config: dict, refit: bool) -> str:
+    return reproduce_command(config) + (" --refit" if refit else "")
 
 
 def _fmt(value, digits=4) -> str:
@@ -95,7 +105,7 @@ def refresh_commands() -> None:
     """
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
-        command = reproduce_command(result["config"])
+        command = _command(result["config"], result.get("refit", False))
         if result["command"] != command:
             result["command"] = command
             path.write_text(json.dumps(result, indent=2) + "\n")

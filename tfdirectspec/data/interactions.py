@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from tfdirectspec.data.splits import check_fraction, holdout_mask
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 
 #: File written by :meth:`InteractionData.save_id_maps`.
 ID_MAPS_FILE = "id_maps.npz"
@@ -148,7 +149,9 @@ class InteractionData:
         if fraction == 0.0:
             return self
         if self.test.nnz:
-            raise InputError(f"--test-fraction: {self.name or 'the data'} already has a test split")
+            raise ParameterError(
+                "test_fraction", f"cannot apply: {self.name or 'the data'} already has a test split"
+            )
         return self._hold_out(fraction, seed, "test")
 
     def _hold_out(self, fraction: float, seed: int, into: str) -> InteractionData:

@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError, check_ks
 from tfdirectspec.serving.export import read_info
 from tfdirectspec.serving.versions import resolve_version_dir
 
 
-def parse_ids(values: list[str] | np.ndarray, dtype_name: str, flag: str = "--user") -> np.ndarray:
+def parse_ids(
+    values: list[str] | np.ndarray, dtype_name: str, parameter: str = "user"
+) -> np.ndarray:
     """Raw ids typed on a command line, converted to the export's id dtype.
 
     Raises:
@@ -27,8 +29,8 @@ def parse_ids(values: list[str] | np.ndarray, dtype_name: str, flag: str = "--us
         try:
             out.append(int(str(value).strip()))
         except ValueError:
-            raise InputError(
-                f"{flag}: {value!r} is not an integer (this model's ids are integers)"
+            raise ParameterError(
+                parameter, f"{value!r} is not an integer (this model's ids are integers)"
             ) from None
     return np.asarray(out, dtype=np.int64)
 
@@ -65,10 +67,11 @@ def recommend(
     info = read_info(version_dir)
     if k is None:
         k = min(10, info["k"])
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"-k must be a positive integer, got {k!r}")
+    k = check_ks(k, parameter="k")[0]
     if k > info["k"]:
-        raise InputError(f"-k {k} exceeds the export's K={info['k']} (re-export with `--k {k}`)")
+        raise ParameterError(
+            "k", f"{k} exceeds the export's K={info['k']} (re-export with k >= {k})"
+        )
     ids = parse_ids(users, info["user_id_dtype"])
     served = tf.saved_model.load(str(version_dir))
     dtype = tf.int64 if info["user_id_dtype"] == "int64" else tf.string

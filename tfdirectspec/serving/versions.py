@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 
 #: Model-server config file written beside the model folders.
 MODELS_CONFIG = "models.config"
@@ -54,18 +54,18 @@ def resolve_version_dir(path: str | os.PathLike, version: int | None = None) -> 
     """
     path = Path(path)
     if not path.exists():
-        raise InputError(f"--model: {path}: no such directory")
+        raise ParameterError("model", f"{path}: no such directory")
     if (path / "saved_model.pb").is_file() and version is None:
         return path
     versions = list_versions(path)
     if not versions:
-        raise InputError(f"--model: {path}: no SavedModel and no version folders in it")
+        raise ParameterError("model", f"{path}: no SavedModel and no version folders in it")
     chosen = versions[-1] if version is None else version
     if chosen not in versions:
-        raise InputError(f"--model: {path} has no version {chosen} (versions: {versions})")
+        raise ParameterError("model", f"{path} has no version {chosen} (versions: {versions})")
     target = path / str(chosen)
     if not (target / "saved_model.pb").is_file():
-        raise InputError(f"--model: {target}: no saved_model.pb")
+        raise ParameterError("model", f"{target}: no saved_model.pb")
     return target
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import scipy.sparse as sp
 
 from tfdirectspec.data import InteractionData
-from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.trainer import TrainResult, train
 
@@ -103,7 +103,11 @@ def refit(
 def check_refit(config: TrainConfig) -> None:
     """Raises :class:`InputError` when ``config`` has no validation split to select on."""
     if not config.valid_fraction:
-        raise InputError("--refit needs --valid-fraction > 0 (the epoch is chosen on validation)")
+        raise ParameterError(
+            "refit",
+            "needs valid_fraction > 0 (the epoch is chosen on validation)",
+            related=("valid_fraction",),
+        )
 
 
 def refit_after(
@@ -129,7 +133,7 @@ def refit_after(
     check_refit(config)
     m = selection.metrics
     if not m["valid"]:
-        raise InputError("--refit: the selection run has no validation result to choose from")
+        raise ParameterError("refit", "has no validation result to choose from")
     record = {
         "best_epoch": m["best_epoch"],
         "valid": m["valid"],

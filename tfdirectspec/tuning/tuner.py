@@ -228,7 +228,7 @@ class Tune:
         from tfdirectspec.training.refit import without_test
 
         if not data.valid.nnz:
-            raise InputError("--valid-fraction must be > 0: tuning selects on validation")
+            raise ParameterError("valid_fraction", "must be > 0: tuning selects on validation")
         self.output = Path(output)
         self.settings, self.data = settings, data
         self.trial_data = without_test(data)  # all that trials ever see
