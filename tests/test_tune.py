@@ -285,3 +285,11 @@ def test_existing_output_is_refused(data_dir, tmp_path, capsys):
 def test_keras_callbacks_are_keras_callbacks():
     assert isinstance(HopelessTrialStop(), keras.callbacks.Callback)
     assert isinstance(TrialBudget(math.inf, 1), keras.callbacks.Callback)
+
+
+def test_median_rule_waits_half_the_peers_best_epoch():
+    from tfdirectspec.tuning.early_stopping import median_stop
+
+    peers = [[(3, 0.12), (30, 0.13), (51, 0.133)], [(3, 0.11), (30, 0.12), (45, 0.123)]]
+    assert not median_stop(0.09, 3, peers)  # a slow starter is not judged at epoch 3
+    assert median_stop(0.09, 30, peers)  # past half the peers' median best epoch (48) it is
