@@ -18,12 +18,13 @@ The file's name is the loss (``+`` written ``-plus``: ``directspec-plus.toml`` i
 :func:`dump_space` writes the same TOML back, so ``load → dump → load`` is the
 identity. :meth:`SearchSpace.hyperparameters` builds the KerasTuner
 ``HyperParameters`` (``Float``/``Int``/``Choice``), with the loss's zoo recipe as
-the defaults where the recipe lies in the space.
+the defaults where the recipe (the zoo entry, or the default recipe for other data) lies
+in the space.
 
 Example:
     >>> space = load_space(space_path("directspec+"))
     >>> sorted(space.params)
-    ['alpha', 'lr', 'shrink', 'tau']
+    ['alpha', 'lr', 'optimizer', 'shrink', 'tau']
     >>> load_space_text(dump_space(space), "again.toml", "directspec+") == space
     True
 """
