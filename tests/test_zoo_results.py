@@ -30,7 +30,10 @@ def test_models_readme_is_the_generated_table(zoo_results):
 def test_stored_commands_match_the_entries_as_they_are(zoo_results):
     for path in sorted((ROOT / "models" / "results").glob("*.json")):
         result = json.loads(path.read_text())
-        assert result["command"] == zoo_results.reproduce_command(result["config"]), path.name
+        expected = zoo_results.reproduce_command(result["config"])
+        if result.get("refit"):
+            expected += " --refit"
+        assert result["command"] == expected, path.name
 
 
 def test_command_names_what_differs_from_the_entry(zoo_results):
