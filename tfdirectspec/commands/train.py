@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tfdirectspec.commands import add_output_flags
 from tfdirectspec.parameters import ParameterError, check_positive
 
 EXIT_FAILED = 1
@@ -77,12 +78,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with a validation split, stop after N evaluations without a new best (0 = off)",
     )
     p.add_argument("--steps-per-execution", type=int)
-    p.add_argument("--output", help="run directory to write (default runs/<name>-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the interrupted run whose --output was DIR from its last checkpoint "
+    add_output_flags(
+        p,
+        output="run directory to write (default runs/<name>-<time>)",
+        resume="continue the interrupted run whose --output was DIR from its last checkpoint "
         "(same config, same batch stream)",
     )
     p.add_argument(

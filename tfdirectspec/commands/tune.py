@@ -7,23 +7,23 @@ import json
 import sys
 from pathlib import Path
 
+from tfdirectspec.commands import add_output_flags
 from tfdirectspec.parameters import ParameterError
+
+HELP = "search hyper-parameters on a validation split, refit the winner, report test"
+DESCRIPTION = (
+    "Random search (KerasTuner) over models/search/<loss>.toml on validation NDCG@20, "
+    "with the zoo recipe as each loss's first trial, median/patience early stopping and "
+    "a wall-clock budget. Writes DIR/trials/, DIR/trials.tsv, DIR/logs (TensorBoard "
+    "HParams), DIR/best.toml and DIR/refit (the winner retrained on train+valid for its "
+    "best epoch: the only place the test split is read)."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from tfdirectspec.training.config import TOWERS
 
-    p = sub.add_parser(
-        "tune",
-        help="search hyper-parameters on a validation split, refit the winner, report test",
-        description=(
-            "Random search (KerasTuner) over models/search/<loss>.toml on validation NDCG@20, "
-            "with the zoo recipe as each loss's first trial, median/patience early stopping and "
-            "a wall-clock budget. Writes DIR/trials/, DIR/trials.tsv, DIR/logs (TensorBoard "
-            "HParams), DIR/best.toml and DIR/refit (the winner retrained on train+valid for its "
-            "best epoch: the only place the test split is read)."
-        ),
-    )
+    p = sub.add_parser("tune", help=HELP, description=DESCRIPTION)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
     src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt) and test.*")
@@ -64,12 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="median rule: stop a trial below the median of >= N finished same-loss trials "
         "at the same epoch (0 = off)",
     )
-    p.add_argument("--output", help="tune folder (default runs/tune-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the tune in DIR (finished trials are kept; --max-trials and "
+    add_output_flags(
+        p,
+        output="tune folder (default runs/tune-<time>)",
+        resume="continue the tune in DIR (finished trials are kept; --max-trials and "
         "--time-budget may be given again)",
     )
     p.add_argument("--no-refit", action="store_true", help="skip the final refit")

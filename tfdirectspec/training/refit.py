@@ -111,11 +111,7 @@ def check_refit(config: TrainConfig) -> None:
 
 
 def refit_after(
-    selection: TrainResult,
-    config: TrainConfig,
-    data: InteractionData,
-    callbacks: list | tuple = (),
-    verbose: int | str = 0,
+    selection: TrainResult, config: TrainConfig, data: InteractionData, **options: Any
 ) -> TrainResult:
     """``train --refit``: refit for the best validation epoch of a finished selection run.
 
@@ -125,7 +121,7 @@ def refit_after(
             ``epochs_run`` become ``metrics["selection"]``.
         config: the run's config.
         data: the run's data with its test split (train and valid as in the selection).
-        callbacks, verbose: for the refit run.
+        options: :func:`refit`'s ``callbacks`` and ``verbose``, for the refit run.
 
     Returns:
         The refit's :class:`TrainResult` (its test metrics are the run's result).
@@ -143,4 +139,4 @@ def refit_after(
         "history": m["history"],
         "failure": selection.failure,
     }
-    return refit(config, data, m["best_epoch"], callbacks, verbose, selection=record)
+    return refit(config, data, m["best_epoch"], selection=record, **options)
