@@ -19,10 +19,11 @@ import sys
 from pathlib import Path
 
 from tfdirectspec.training.run_dir import Run
+from tfdirectspec.training.zoo import loss_slug
 
 
 def run_name(data_dir: Path, loss: str) -> str:
-    return f"{data_dir.name}-{loss.replace('+', '-plus')}"
+    return f"{data_dir.name}-{loss_slug(loss)}"
 
 
 def train(data_dir: Path, loss: str, output: Path, seed: int) -> None:

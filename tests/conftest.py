@@ -32,3 +32,26 @@ def data_dir(tmp_path_factory):
     (folder / "train.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in train))
     (folder / "test.tsv").write_text("".join(f"{u}\t{i}\n" for u, i in test))
     return folder
+
+
+@pytest.fixture
+def tiny_config(data_dir):
+    """A factory of small, fast ``TrainConfig``s on ``data_dir`` (keyword overrides)."""
+    from tfdirectspec.training.config import TrainConfig
+
+    def make(**overrides):
+        values = dict(
+            dataset=None,
+            data_dir=str(data_dir),
+            epochs=2,
+            batch_size=16,
+            dim=8,
+            lr=2.0,
+            shrink=0.3,
+            eval_every=2,
+            steps_per_execution=3,
+            ks=(5,),
+        )
+        return TrainConfig(**{**values, **overrides})
+
+    return make

@@ -161,19 +161,8 @@ def test_resume_bad_input(data_dir, tmp_path, capsys):
     assert "drop --epochs" in err and len(err.strip().splitlines()) == 1
 
 
-def test_keras_file_and_model_checkpoint_round_trip(data_dir, tmp_path):
-    config = TrainConfig(
-        dataset=None,
-        data_dir=str(data_dir),
-        epochs=2,
-        batch_size=16,
-        dim=8,
-        lr=2.0,
-        shrink=0.3,
-        eval_every=2,
-        steps_per_execution=3,
-        ks=(5,),
-    )
+def test_keras_file_and_model_checkpoint_round_trip(tiny_config, tmp_path):
+    config = tiny_config()
     checkpoint = tmp_path / "best.keras"
     result = train(
         config,
@@ -208,19 +197,10 @@ def test_evaluation_state_drops_epochs_evaluated_after_the_checkpoint(tmp_path):
     assert not state.exists()
 
 
-def test_an_epoch_is_exactly_its_steps_whatever_steps_per_execution(data_dir):
+def test_an_epoch_is_exactly_its_steps_whatever_steps_per_execution(tiny_config):
     # 240 pairs / batch 16 = 15 steps an epoch; 4 steps per execution do not divide 15,
     # and Keras would run 16 steps an epoch (whole executions) without a divisor.
-    config = TrainConfig(
-        dataset=None,
-        data_dir=str(data_dir),
-        epochs=3,
-        batch_size=16,
-        dim=8,
-        eval_every=3,
-        steps_per_execution=4,
-        ks=(5,),
-    )
+    config = tiny_config(epochs=3, eval_every=3, steps_per_execution=4)
     result = train(config, verbose=0)
     assert result.metrics["steps_per_epoch"] == 15
     assert int(result.model.optimizer.iterations) == 3 * 15

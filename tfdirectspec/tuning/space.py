@@ -40,6 +40,7 @@ from typing import Any
 from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import ParameterError
 from tfdirectspec.training.config import LOSSES, TrainConfig
+from tfdirectspec.training.zoo import loss_slug
 
 #: Distribution kinds a space file may declare.
 KINDS = ("uniform", "log_uniform", "int", "log_int", "choice")
@@ -160,11 +161,6 @@ class SearchSpace:
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Key → inline table, as in the file."""
         return {name: p.to_toml_value() for name, p in self.params.items()}
-
-
-def loss_slug(loss: str) -> str:
-    """File-name form of a loss: ``directspec+`` → ``directspec-plus``."""
-    return loss.replace("+", "-plus")
 
 
 def search_dirs() -> list[Path]:

@@ -61,7 +61,8 @@ from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import ParameterError
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.run_dir import write_json
-from tfdirectspec.tuning.space import SearchSpace, loss_slug, toml_scalar
+from tfdirectspec.training.zoo import loss_slug
+from tfdirectspec.tuning.space import SearchSpace, toml_scalar
 
 SETTINGS_FILE = "tune.json"
 ORACLE_DIR = "oracle"
@@ -433,22 +434,22 @@ class Tune:
 
     def _failed(self, trial_id: str, loss: str, values: dict, message: str) -> TrialRecord:
         return TrialRecord(
-            trial_id,
-            loss,
-            values,
-            "failed",
-            None,
-            None,
-            0,
-            0,
-            {},
-            [],
-            0.0,
-            0.0,
-            0.0,
-            0.0,
-            {},
-            message,
+            trial_id=trial_id,
+            loss=loss,
+            hyperparameters=values,
+            status="failed",
+            stopped_by=None,
+            score=None,
+            best_epoch=0,
+            epochs_run=0,
+            valid={},
+            curve=[],
+            train_seconds=0.0,
+            seconds_per_epoch_median=0.0,
+            slowest_epoch_seconds=0.0,
+            wall_seconds=0.0,
+            config={},
+            message=message,
         )
 
     def _commit(self, record: TrialRecord) -> TrialRecord:
