@@ -34,6 +34,7 @@ COMMANDS = {
     "recommend": "tfdirectspec.commands.recommend",
     "spectrum": "tfdirectspec.commands.spectrum",
     "tune": "tfdirectspec.commands.tune",
+    "cluster": "tfdirectspec.commands.cluster",
 }
 
 

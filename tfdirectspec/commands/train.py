@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from tfdirectspec.commands import add_output_flags
+from tfdirectspec.distributed.cluster_spec import DEFAULT_CLUSTER_TIMEOUT, STRATEGIES, ClusterSpec
 from tfdirectspec.parameters import ParameterError, check_positive
 
 EXIT_FAILED = 1
@@ -91,6 +95,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "epochs and report that model's test metrics (needs --valid-fraction > 0)",
     )
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None)
+    # Execution (not training keys: see EXECUTION_FLAGS).
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="default: one device; mirrored: this machine's devices; multi-worker: the "
+        "processes TF_CONFIG lists (see `tfdirectspec cluster`). --batch-size is the global batch",
+    )
+    p.add_argument(
+        "--cluster-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"multi-worker: how long every peer may take to come up "
+        f"(default {DEFAULT_CLUSTER_TIMEOUT:g})",
+    )
     # Diagnostics (not training keys: see DIAGNOSTIC_FLAGS).
     p.add_argument(
         "--no-spectrum",
@@ -112,6 +130,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 #: Flags of the diagnostics callbacks, which are not TrainConfig keys.
 DIAGNOSTIC_FLAGS = ("no_spectrum", "spectrum_every", "projector")
+#: Flags of where and how the run executes: they do not change its result.
+EXECUTION_FLAGS = ("strategy", "cluster_timeout")
 
 
 def resolve_config(args: argparse.Namespace):
@@ -129,7 +149,8 @@ def resolve_config(args: argparse.Namespace):
         config = resumed_config(args)
         return config, load_data(config)
 
-    skip = {"command", "config", "output", "overwrite", "verbose", "refit", *DIAGNOSTIC_FLAGS}
+    skip = {"command", "config", "output", "overwrite", "verbose", "refit"}
+    skip.update(DIAGNOSTIC_FLAGS, EXECUTION_FLAGS)
     flags = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
     if "data_dir" in flags:
         flags["dataset"] = None
@@ -149,7 +170,8 @@ def resolve_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from tfdirectspec.training.run_dir import Run
 
-    # Reads and checks the data before TensorFlow loads: bad input fails in a moment.
+    # Reads and checks the data, the cluster and the output before TensorFlow loads:
+    # bad input fails in a moment, on every worker alike, with nothing written.
     config, data = resolve_config(args)
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
@@ -157,33 +179,84 @@ def run(args: argparse.Namespace) -> int:
         from tfdirectspec.training.refit import check_refit
 
         check_refit(config)
+    strategy_name = args.strategy or "default"
+    timeout = DEFAULT_CLUSTER_TIMEOUT if args.cluster_timeout is None else args.cluster_timeout
+    check_positive("cluster_timeout", timeout)
+    cluster = ClusterSpec.from_env() if strategy_name == "multi-worker" else None
+    chief = cluster is None or cluster.is_chief
+    default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target = args.resume or args.output or default
     if args.resume:
-        run_dir = Run.resume(args.resume)
+        Run.resume(target)
     else:
-        default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = Run.create(args.output or default, overwrite=args.overwrite)
-    checkpoint = None
-    try:
-        if not args.resume:
-            run_dir.write_config(config)  # what `--resume` continues with
-        from tfdirectspec.training.checkpoint import EpochCheckpoint
+        Run.check_target(target, overwrite=args.overwrite)
 
-        # Atomic epoch-end checkpoints (weights, optimizer state, epoch). They make a
-        # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
-        # continues with the batches an uninterrupted run would have drawn.
-        checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
-        result = _train(args, config, data, run_dir, checkpoint)
-    except BaseException:
-        if checkpoint is not None and checkpoint.completed_epochs():
-            print(
-                f"tfdirectspec: run interrupted; continue it with: "
-                f"tfdirectspec train --resume {run_dir.path}",
-                file=sys.stderr,
-            )
+    from tfdirectspec.distributed.strategies import make_strategy
+
+    strategy = make_strategy(strategy_name, timeout)
+    with contextlib.ExitStack() as cleanup:
+        if chief:
+            run_dir = Run.resume(target) if args.resume else Run.create(target, args.overwrite)
         else:
-            run_dir.abort()
-        raise
-    m = result.metrics
+            # Only the chief writes the run; this worker keeps its state in a private copy.
+            scratch = tempfile.mkdtemp(prefix="tfdirectspec-worker-")
+            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+            run_dir = Run.worker_copy(target, scratch, resume=bool(args.resume))
+        checkpoint = None
+        try:
+            if not args.resume:
+                run_dir.write_config(config)  # what `--resume` continues with
+            from tfdirectspec.training.checkpoint import EpochCheckpoint
+
+            # Atomic epoch-end checkpoints (weights, optimizer state, epoch). They make a
+            # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
+            # continues with the batches an uninterrupted run would have drawn.
+            checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
+            result = _train(args, config, data, run_dir, checkpoint, strategy, chief)
+        except BaseException as error:
+            resumable = checkpoint is not None and checkpoint.completed_epochs() > 0
+            if chief and not resumable:
+                run_dir.abort()
+            then = (
+                f"continue it with: tfdirectspec train --resume {run_dir.path}"
+                if resumable
+                else "nothing to resume"
+            )
+            if cluster is not None and _peer_failure(error):
+                # The usual end of a worker whose peer died: one line, not a traceback.
+                reason = _peer_failure_reason(error)
+                print(f"tfdirectspec: a worker of the cluster failed ({reason}); {then}",
+                      file=sys.stderr)  # fmt: skip
+                return EXIT_FAILED
+            if chief and resumable:
+                print(f"tfdirectspec: run interrupted; {then}", file=sys.stderr)
+            raise
+    if result.failure:
+        print(f"tfdirectspec: training stopped: {result.failure}", file=sys.stderr)
+        return EXIT_FAILED
+    if chief:
+        print(json.dumps(_summary(run_dir, result.metrics), indent=2))
+    return 0
+
+
+def _peer_failure(error: BaseException) -> bool:
+    """Whether ``error`` is how TensorFlow reports a lost or timed-out peer."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+    return isinstance(error, lost)
+
+
+def _peer_failure_reason(error: BaseException) -> str:
+    """The line of a TensorFlow error that says what happened to the peer."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    telling = ("peer", "unhealthy", "heartbeat", "deadline", "timed out", "timeout", "connection")
+    said = next((line for line in lines if any(w in line.lower() for w in telling)), None)
+    return f"{type(error).__name__}: {said[:160]}" if said else type(error).__name__
+
+
+def _summary(run_dir, m: dict) -> dict:
+    """What the command prints: where the run is and its headline figures."""
     summary = {
         "output": str(run_dir.path),
         "test": m["test"],
@@ -194,32 +267,38 @@ def run(args: argparse.Namespace) -> int:
     }
     if "selection" in m:  # --refit: the epoch and validation metrics it was chosen by
         summary["selection"] = {k: m["selection"][k] for k in ("best_epoch", "valid")}
-    print(json.dumps(summary, indent=2))
-    if result.failure:
-        print(f"tfdirectspec: training stopped: {result.failure}", file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    return summary
 
 
-def _train(args: argparse.Namespace, config, data, run_dir, checkpoint):
-    """Trains with the run's checkpoints and diagnostics, then commits the run directory."""
+def _train(args: argparse.Namespace, config, data, run_dir, checkpoint, strategy, chief: bool):
+    """Trains with the run's checkpoints and diagnostics, then commits the run directory.
+
+    A non-chief worker trains alike (it takes part in every collective) but adds
+    no logging callbacks and does not commit its private copy of the run.
+    """
     from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
 
     verbose = "auto" if args.verbose is None else args.verbose
-    callbacks = [checkpoint, *extra_callbacks(args, run_dir, config, data)]
-    result = train(
-        config,
-        # --refit: the selection run never sees test; the refit is the run's result.
-        data=without_test(data) if args.refit else data,
-        callbacks=callbacks,
-        verbose=verbose,
-        initial_epoch=checkpoint.completed_epochs(),
-        state_dir=run_dir.evaluation_dir,
-    )
-    if args.refit:
-        result = refit_after(result, config, data, verbose=verbose)
-    run_dir.commit(result.model, result.metrics, result.data)
+    callbacks = [checkpoint]
+    if chief:
+        callbacks += extra_callbacks(args, run_dir, config, data)
+    with strategy.scope():  # the refit trains under the same strategy
+        result = train(
+            config,
+            # --refit: the selection run never sees test; the refit is the run's result.
+            data=without_test(data) if args.refit else data,
+            callbacks=callbacks,
+            verbose=verbose if chief else 0,
+            initial_epoch=checkpoint.completed_epochs(),
+            state_dir=run_dir.evaluation_dir,
+        )
+        if args.refit:
+            result = refit_after(result, config, data, verbose=verbose if chief else 0)
+    # Outside the scope: a variable Keras creates while saving would otherwise be a
+    # mirrored one, whose initial value every worker must take part in broadcasting.
+    if chief:
+        run_dir.commit(result.model, result.metrics, result.data)
     return result
 
 
@@ -250,7 +329,7 @@ def extra_callbacks(args: argparse.Namespace, run_dir, config, data) -> list:
 
 
 #: Flags that may accompany ``--resume`` (they do not change the training).
-RESUME_FLAGS = ("command", "resume", "verbose", "refit", *DIAGNOSTIC_FLAGS)
+RESUME_FLAGS = ("command", "resume", "verbose", "refit", *DIAGNOSTIC_FLAGS, *EXECUTION_FLAGS)
 
 
 def resumed_config(args: argparse.Namespace):

@@ -87,13 +87,32 @@ class InteractionSampler:
         """``⌊#train interactions / B⌋`` (at least 1), the authors' epoch length."""
         return max(1, self.train.nnz // self.batch_size)
 
-    def dataset(self, start_step: int = 0) -> tf.data.Dataset:
-        """The infinite batch stream, starting at batch ``start_step``."""
+    def dataset(self, start_step: int = 0, shard: int = 0, num_shards: int = 1) -> tf.data.Dataset:
+        """The infinite batch stream, starting at batch ``start_step``.
+
+        With ``num_shards > 1`` every element is the ``shard``-th of ``num_shards``
+        row slices of the global batch ``t`` (:func:`shard_rows`: sizes differ by at
+        most one row when ``num_shards`` does not divide ``B``): each worker or
+        replica of a data-parallel run draws
+        the same global batch from ``(seed, t)`` and keeps its own rows, so the
+        slices are disjoint, reproducible, and together exactly the one-process
+        batch. The adaptive-τ masks keep all ``B`` columns (``b × B``): a row's
+        softmax runs over the global batch.
+        """
+        if num_shards < 1 or not 0 <= shard < num_shards:
+            raise ValueError(f"shard {shard} is not one of {num_shards} shards")
+        if self.batch_size < num_shards:
+            raise ValueError(
+                f"batch_size {self.batch_size} has fewer rows than {num_shards} shards"
+            )
         sample = self._batch_fn()
         ds = tf.data.Dataset.counter(start=start_step, dtype=tf.int64)
         ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if self.shared_masks:
             ds = ds.map(self._add_shared_masks, num_parallel_calls=tf.data.AUTOTUNE)
+        if num_shards > 1:
+            lo, hi = shard_rows(self.batch_size, shard, num_shards)
+            ds = ds.map(lambda batch: {key: value[lo:hi] for key, value in batch.items()})
         return ds.prefetch(tf.data.AUTOTUNE)
 
     # -- in-graph sampling -------------------------------------------------
@@ -158,6 +177,16 @@ class InteractionSampler:
         return shared_interaction_mask(self.train, users), shared_interaction_mask(
             self._train_by_item, items
         )
+
+
+def shard_rows(batch_size: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of a global batch that shard ``shard`` of ``num_shards`` takes.
+
+    Example:
+        >>> [shard_rows(256, k, 3) for k in range(3)]
+        [(0, 85), (85, 170), (170, 256)]
+    """
+    return shard * batch_size // num_shards, (shard + 1) * batch_size // num_shards
 
 
 def shared_interaction_mask(rows_matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.distributed.strategies import is_multi_worker
 from tfdirectspec.losses.base import RetrievalLoss
 from tfdirectspec.towers.base import EmbeddingTower
 
@@ -64,6 +65,30 @@ class RetrievalModel(keras.Model):
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         return self.tower(inputs, training=training)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if is_multi_worker(self.distribute_strategy):
+            # keras-team/keras#20585: under MultiWorkerMirroredStrategy Keras 3 reduces
+            # each step's logs with strategy.reduce("MEAN", v, axis=0), which fails on
+            # scalars ("Invalid reduction dimension 0 for input with 0 dimensions").
+            # A length-1 vector per replica reduces to the mean over replicas, which is
+            # what the scalar log should be. tests/test_multi_worker.py fails once
+            # Keras no longer needs this.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds the model from a first batch reduced across replicas; under
+        # MultiWorkerMirroredStrategy that reduce of a nested PerReplica batch fails
+        # ("Attempt to convert a value (PerReplica...)"). This model is built from ids
+        # (build_for_ids), so only the optimizer can still need building.
+        if self.built and is_multi_worker(self.distribute_strategy):
+            if self.optimizer is not None and not self.optimizer.built:
+                with self.distribute_strategy.scope():
+                    self.optimizer.build(self.trainable_variables)
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # Extra batch features (e.g. adaptive-τ masks) go to the loss as they are;

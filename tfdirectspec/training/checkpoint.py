@@ -95,6 +95,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.every, self.keep, self.write = int(every), int(keep), bool(write)
         #: Epochs completed by the checkpoint restored in ``on_train_begin`` (0: none).
         self.restored_epoch = 0
+        self._current_epoch = 0
         self._epoch: tf.Variable | None = None
         self._checkpoint: tf.train.Checkpoint | None = None
         self._tracked: keras.Model | None = None
@@ -177,6 +178,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         _fault("end", None)
 
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._current_epoch = epoch + 1
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if batch >= (self.params.get("steps") or 0) // 2:
+            _fault("mid", self._current_epoch)
+
     def _tracking(self, model: keras.Model) -> tf.train.Checkpoint:
         """The ``tf.train.Checkpoint`` of ``model``, its optimizer and the epoch counter.
 
@@ -200,6 +208,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 # Fault injection, for the kill tests only (tests/test_checkpoint_faults.py). With
 # TFDIRECTSPEC_CHECKPOINT_FAULT=<point>@<epoch> the process SIGKILLs itself at that
 # point of that epoch's save; unset (always, outside those tests) nothing happens.
+#   mid        halfway through the epoch (a worker killed mid-epoch: its peers wait for it)
 #   before     epoch end, before any file of its checkpoint (its evaluation state is written)
 #   truncated  checkpoint files written, data file cut to half (a kill mid-write), uncommitted
 #   written    checkpoint files written, not committed (state file not updated)

@@ -78,17 +78,44 @@ class Run:
         A staging folder left by a killed run that is not resumed is removed.
         """
         path = Path(path)
+        cls.check_target(path, overwrite)
+        staging = cls.staging_folder(path)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        return cls(path, staging)
+
+    @staticmethod
+    def check_target(path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Raises the error :meth:`create` would, without writing anything."""
+        path = Path(path)
         if path.exists() and not overwrite:
             raise ParameterError(
                 "output", f"{path} exists (use overwrite to replace it)", related=("overwrite",)
             )
         if path.exists() and not path.is_dir():
             raise ParameterError("output", f"{path} exists and is not a directory")
-        staging = cls.staging_folder(path)
-        if staging.exists():
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True)
-        return cls(path, staging)
+
+    @classmethod
+    def worker_copy(cls, path: str | os.PathLike, scratch: str | os.PathLike, resume: bool) -> Run:
+        """A private run in ``scratch`` for a non-chief worker of the run at ``path``.
+
+        Under multi-worker training only the chief writes ``path``; the other
+        workers keep their checkpoints and evaluation state in a copy they
+        delete at the end. When resuming, the copy starts from the chief's
+        resumable state, so every worker restores the same epoch.
+        """
+        copy = Path(scratch) / Path(path).name
+        if not resume:
+            return cls.create(copy)
+        source = cls.resume(path)
+        target = cls(copy, cls.staging_folder(copy))
+        target.folder.mkdir(parents=True)
+        shutil.copy2(source.folder / CONFIG_FILE, target.folder / CONFIG_FILE)
+        for state in ("checkpoint_dir", "evaluation_dir"):
+            if getattr(source, state).is_dir():
+                shutil.copytree(getattr(source, state), getattr(target, state))
+        return target
 
     @classmethod
     def resume(cls, path: str | os.PathLike) -> Run:

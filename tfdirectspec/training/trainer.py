@@ -18,9 +18,10 @@ import keras
 import tensorflow as tf
 
 from tfdirectspec.data import InteractionData, InteractionSampler
+from tfdirectspec.distributed.strategies import distributed_batches, is_multi_worker
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.models import RetrievalModel
-from tfdirectspec.parameters import check_ks
+from tfdirectspec.parameters import ParameterError, check_ks
 from tfdirectspec.training.builders import build_loss, build_tower
 from tfdirectspec.training.callbacks import (
     EpochTimer,
@@ -108,7 +109,8 @@ def train(
     Args:
         config: the run's hyper-parameters (validated here).
         data: the data to use; loaded from ``config`` when None.
-        strategy: a ``tf.distribute`` strategy (default: the current one).
+        strategy: a ``tf.distribute`` strategy (default: the current one); see
+            :mod:`tfdirectspec.distributed`. ``config.batch_size`` is the global batch.
         callbacks: extra Keras callbacks (e.g. TensorBoard).
         verbose: passed to ``model.fit``.
         initial_epoch: epochs already done by a checkpoint that a callback (e.g.
@@ -132,6 +134,12 @@ def train(
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
     strategy = strategy or tf.distribute.get_strategy()
+    if config.time_budget and is_multi_worker(strategy):
+        # Each worker would read its own clock and stop at its own epoch, leaving
+        # the others waiting in a collective.
+        raise ParameterError(
+            "time_budget", "is not available with multi-worker training", related=("strategy",)
+        )
     with strategy.scope():
         model = build_model(config, data, steps)
 
@@ -153,7 +161,7 @@ def train(
     # After the evaluation, so the projected epoch time includes it.
     budget = TimeBudget(60.0 * config.time_budget)
     history = model.fit(
-        sampler.dataset(start_step=initial_epoch * steps),
+        distributed_batches(sampler, strategy, start_step=initial_epoch * steps),
         initial_epoch=initial_epoch,
         epochs=config.epochs,
         steps_per_epoch=steps,
