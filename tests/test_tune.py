@@ -293,3 +293,22 @@ def test_median_rule_waits_half_the_peers_best_epoch():
     peers = [[(3, 0.12), (30, 0.13), (51, 0.133)], [(3, 0.11), (30, 0.12), (45, 0.123)]]
     assert not median_stop(0.09, 3, peers)  # a slow starter is not judged at epoch 3
     assert median_stop(0.09, 30, peers)  # past half the peers' median best epoch (48) it is
+
+
+def test_trials_may_train_twice_the_recipes_epochs_unless_epochs_is_given(data_dir):
+    from tfdirectspec import cli
+    from tfdirectspec.commands import tune as command
+    from tfdirectspec.training.config import TrainConfig
+    from tfdirectspec.training.recipes import resolve_config
+
+    parser = cli.build_parser()
+    argv = ["tune", "--data-dir", str(data_dir), "--loss", "directspec+"]
+    args = parser.parse_args(argv)
+    data = command._data_of(args)
+    given = {"dataset": None, "data_dir": str(data_dir), "loss": "directspec+"}
+    given |= {"valid_fraction": args.valid_fraction, "seed": args.seed}
+    recipe = resolve_config(TrainConfig().updated(given, "flags"), data, [(given, "flags")])
+    settings = command.new_settings(args, data)
+    assert settings.base["directspec+"]["epochs"] == command.TRIAL_EPOCHS_FACTOR * recipe.epochs
+    fixed = command.new_settings(parser.parse_args([*argv, "--epochs", "7"]), data)
+    assert fixed.base["directspec+"]["epochs"] == 7

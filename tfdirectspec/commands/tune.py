@@ -10,6 +10,9 @@ from pathlib import Path
 from tfdirectspec.commands import add_output_flags
 from tfdirectspec.parameters import ParameterError
 
+#: A trial may train this many times the epochs of its loss's recipe (without --epochs).
+TRIAL_EPOCHS_FACTOR = 2
+
 HELP = "search hyper-parameters on a validation split, refit the winner, report test"
 DESCRIPTION = (
     "Random search (KerasTuner) over models/search/<loss>.toml on validation NDCG@20, "
@@ -40,7 +43,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="validation share of each user's train items (default 0.1; must be > 0)",
     )
     p.add_argument("--test-fraction", type=float, help="carve a test split from a --data-dir")
-    p.add_argument("--epochs", type=int, help="maximum epochs per trial (default: the recipe's)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"maximum epochs per trial (default: {TRIAL_EPOCHS_FACTOR}x the recipe's, "
+        "which early stopping shortens)",
+    )
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs (default: recipe)")
     p.add_argument("--max-trials", type=int, default=None, help="trials in total (default 10)")
     p.add_argument(
@@ -145,6 +153,10 @@ def new_settings(args: argparse.Namespace, data):
         given = {**flags, "loss": loss, "time_budget": 0.0}
         key = TrainConfig().updated(given, "flags")
         config = resolve_config(key, data, [(given, "flags")])
+        if args.epochs is None:
+            # The recipe's length is what its own learning rate needs; the space goes
+            # 10x lower. Patience and the median rule end a trial that stops improving.
+            config.epochs *= TRIAL_EPOCHS_FACTOR
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
