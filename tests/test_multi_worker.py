@@ -99,6 +99,18 @@ def test_bad_cluster_stops_train_before_anything_is_written(
     assert not list(tmp_path.iterdir())
 
 
+def test_a_time_budget_is_refused_before_the_cluster_starts(
+    data_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config(["127.0.0.1:1", "127.0.0.1:2"], 1)))
+    argv = ["train", "--data-dir", str(data_dir), "--strategy", "multi-worker"]
+    assert cli.main([*argv, "--time-budget", "5", "--output", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "tfdirectspec: error: --time-budget is not available with multi-worker training"
+    ]
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_peer_that_never_comes_up_ends_the_worker(data_dir, tmp_path):
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     out = tmp_path / "run"

@@ -143,6 +143,18 @@ def check_group_size(
     return int(group_size)
 
 
+def check_multi_worker(time_budget: float) -> None:
+    """Settings multi-worker training cannot honour.
+
+    A time budget would have each worker read its own clock and stop at its own
+    epoch, leaving the others waiting in a collective.
+    """
+    if time_budget:
+        raise ParameterError(
+            "time_budget", "is not available with multi-worker training", related=("strategy",)
+        )
+
+
 def check_ks(ks: int | Iterable[int], num_items: int | None = None, parameter: str = "ks") -> list:
     """Ranking cut-offs: integers in ``1..num_items``, duplicates dropped, order kept."""
     values = [ks] if _is_int(ks) else list(ks)

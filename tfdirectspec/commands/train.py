@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tfdirectspec.commands import add_output_flags
 from tfdirectspec.distributed.cluster_spec import DEFAULT_CLUSTER_TIMEOUT, STRATEGIES, ClusterSpec
-from tfdirectspec.parameters import ParameterError, check_positive
+from tfdirectspec.parameters import ParameterError, check_multi_worker, check_positive
 
 EXIT_FAILED = 1
 
@@ -183,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
     timeout = DEFAULT_CLUSTER_TIMEOUT if args.cluster_timeout is None else args.cluster_timeout
     check_positive("cluster_timeout", timeout)
     cluster = ClusterSpec.from_env() if strategy_name == "multi-worker" else None
+    if cluster is not None:
+        check_multi_worker(config.time_budget)
     chief = cluster is None or cluster.is_chief
     default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     target = args.resume or args.output or default
@@ -218,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             if chief and not resumable:
                 run_dir.abort()
             then = (
-                f"continue it with: tfdirectspec train --resume {run_dir.path}"
+                f"continue it with: tfdirectspec train --resume {target}"
                 if resumable
                 else "nothing to resume"
             )

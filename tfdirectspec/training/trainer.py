@@ -21,7 +21,7 @@ from tfdirectspec.data import InteractionData, InteractionSampler
 from tfdirectspec.distributed.strategies import distributed_batches, is_multi_worker
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.models import RetrievalModel
-from tfdirectspec.parameters import ParameterError, check_ks
+from tfdirectspec.parameters import check_ks, check_multi_worker
 from tfdirectspec.training.builders import build_loss, build_tower
 from tfdirectspec.training.callbacks import (
     EpochTimer,
@@ -134,12 +134,8 @@ def train(
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
     strategy = strategy or tf.distribute.get_strategy()
-    if config.time_budget and is_multi_worker(strategy):
-        # Each worker would read its own clock and stop at its own epoch, leaving
-        # the others waiting in a collective.
-        raise ParameterError(
-            "time_budget", "is not available with multi-worker training", related=("strategy",)
-        )
+    if is_multi_worker(strategy):
+        check_multi_worker(config.time_budget)
     with strategy.scope():
         model = build_model(config, data, steps)
 
