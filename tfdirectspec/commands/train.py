@@ -278,6 +278,7 @@ def _train(args: argparse.Namespace, config, data, run_dir, checkpoint, strategy
     A non-chief worker trains alike (it takes part in every collective) but adds
     no logging callbacks and does not commit its private copy of the run.
     """
+    from tfdirectspec.distributed.strategies import barrier
     from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
 
@@ -301,6 +302,7 @@ def _train(args: argparse.Namespace, config, data, run_dir, checkpoint, strategy
     # mirrored one, whose initial value every worker must take part in broadcasting.
     if chief:
         run_dir.commit(result.model, result.metrics, result.data)
+    barrier(strategy)  # every worker exits once the run is in place
     return result
 
 

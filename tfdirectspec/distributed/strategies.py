@@ -89,6 +89,25 @@ def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     )
 
 
+def barrier(strategy: tf.distribute.Strategy) -> None:
+    """Returns once every replica got here (a one-number all-reduce).
+
+    At the end of a multi-worker run the chief still writes the run directory
+    while the others are done; workers that exit then stop sending heartbeats,
+    and the chief's coordination service reports them as crashed. Meeting here
+    after the chief's writes lets them all exit together.
+    """
+    if strategy.num_replicas_in_sync > 1:
+        _meet(strategy)
+
+
+@tf.function
+def _meet(strategy: tf.distribute.Strategy) -> tf.Tensor:
+    # In a tf.function: run eagerly, TensorFlow warns about the overhead.
+    ones = strategy.run(lambda: tf.ones([]))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)
+
+
 def distributed_batches(
     sampler: InteractionSampler, strategy: tf.distribute.Strategy, start_step: int = 0
 ) -> tf.data.Dataset | tf.distribute.DistributedDataset:
