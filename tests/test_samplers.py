@@ -148,3 +148,27 @@ def test_steps_per_epoch_and_bad_arguments():
         InteractionSampler(train, 0)
     with pytest.raises(ValueError, match="no interactions"):
         InteractionSampler(sp.csr_matrix((3, 3), dtype=np.float32), 2)
+
+
+def test_row_search_matches_scipy_membership():
+    # _in_rows replaces a sorted key array (8 bytes per pair) by a binary search in
+    # the CSR's own indices; check it on rows of every length, empty ones included.
+    from tfdirectspec.data.samplers import _in_rows
+
+    rng = np.random.default_rng(4)
+    degrees = np.array([0, 1, 2, 3, 7, 8, 9, 40, 0, 63])
+    rows = np.repeat(np.arange(degrees.size), degrees)
+    cols = np.concatenate([rng.choice(64, d, replace=False) for d in degrees])
+    train = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(degrees.size, 64))
+    train.sort_indices()
+    queries_u = np.repeat(np.arange(degrees.size), 64)
+    queries_i = np.tile(np.arange(64), degrees.size)
+    got = _in_rows(
+        tf.constant(train.indptr.astype(np.int64)),
+        tf.constant(train.indices.astype(np.int32)),
+        tf.constant(queries_u, tf.int64),
+        tf.constant(queries_i, tf.int64),
+        int(degrees.max()).bit_length(),
+    )
+    expected = np.asarray(train[queries_u, queries_i]).ravel() > 0
+    np.testing.assert_array_equal(got.numpy(), expected)

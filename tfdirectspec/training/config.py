@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 TOWERS = ("mf", "lightgcn")
 LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "lazy-adam")
 SAMPLERS = ("user", "pair")
 #: Keys that must be positive integers.
 POSITIVE_INTS = (

@@ -1,4 +1,4 @@
-"""Optimisers: the DirectSpec authors' recipe (plain SGD, per-epoch decay) and Adam."""
+"""Optimisers: the DirectSpec authors' recipe (plain SGD, per-epoch decay), Adam and LazyAdam."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def make_optimizer(
     normalised rows.
 
     Args:
-        name: ``"sgd"`` or ``"adam"``.
+        name: ``"sgd"``, ``"adam"`` (Keras' Adam: every table row is updated at every
+            step) or ``"lazy-adam"`` (:class:`~tfdirectspec.training.lazy_adam.LazyAdam`:
+            only the batch's rows; a step's cost does not grow with the catalog).
         lr: initial learning rate.
         steps_per_epoch: batches per epoch.
         lr_decay: per-epoch multiplicative decay (1 = constant).
@@ -34,4 +36,8 @@ def make_optimizer(
         return keras.optimizers.SGD(learning_rate=schedule)
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=schedule)
-    raise ValueError(f"unknown optimizer {name!r} (known: sgd, adam)")
+    if name == "lazy-adam":
+        from tfdirectspec.training.lazy_adam import LazyAdam
+
+        return LazyAdam(learning_rate=schedule)
+    raise ValueError(f"unknown optimizer {name!r} (known: sgd, adam, lazy-adam)")
