@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tfdirectspec.cli import build_parser
@@ -74,3 +75,19 @@ def test_bad_recipe_files_name_the_file(tmp_path, monkeypatch):
         read_recipe("bpr")
     with pytest.raises(InputError, match="no default recipe for loss 'ssm'"):
         read_recipe("ssm")
+
+
+def test_large_catalogs_train_the_recipe_adam_lazily_unless_the_user_chose():
+    from tfdirectspec.training.recipes import LAZY_ADAM_ROWS
+
+    key = TrainConfig(dataset=None, data_dir="d", loss="directspec+")
+    n = LAZY_ADAM_ROWS // 2 + 1  # n users and n items: just above the threshold
+    large = from_pairs(np.stack([np.arange(n), np.arange(n)], axis=1))
+    small = from_pairs(np.stack([np.arange(n - 1), np.arange(n - 1)], axis=1))
+    assert recipe_config(key, large).optimizer == "lazy-adam"
+    assert recipe_config(key, small).optimizer == "adam"
+    chosen = recipe_config(key, large, [({"optimizer": "adam"}, "flags")])
+    assert chosen.optimizer == "adam"
+    assert recipe_config(TrainConfig(dataset=None, data_dir="d", loss="bpr"), large).optimizer == (
+        "lazy-adam"
+    )
