@@ -312,3 +312,21 @@ def test_trials_may_train_twice_the_recipes_epochs_unless_epochs_is_given(data_d
     assert settings.base["directspec+"]["epochs"] == command.TRIAL_EPOCHS_FACTOR * recipe.epochs
     fixed = command.new_settings(parser.parse_args([*argv, "--epochs", "7"]), data)
     assert fixed.base["directspec+"]["epochs"] == 7
+
+
+def test_a_time_budget_without_max_trials_runs_until_the_budget(data_dir):
+    from tfdirectspec import cli
+    from tfdirectspec.commands import tune as command
+
+    parser = cli.build_parser()
+    argv = ["tune", "--data-dir", str(data_dir), "--loss", "directspec+"]
+    data = command._data_of(parser.parse_args(argv))
+    trials = {
+        extra: command.new_settings(parser.parse_args([*argv, *extra]), data).max_trials
+        for extra in ((), ("--time-budget", "30"), ("--time-budget", "30", "--max-trials", "4"))
+    }
+    assert list(trials.values()) == [
+        command.DEFAULT_MAX_TRIALS,
+        command.BUDGET_MAX_TRIALS,
+        4,
+    ]

@@ -12,6 +12,9 @@ from tfdirectspec.parameters import ParameterError
 
 #: A trial may train this many times the epochs of its loss's recipe (without --epochs).
 TRIAL_EPOCHS_FACTOR = 2
+#: Trials without --max-trials: this many, or with --time-budget as many as it allows.
+DEFAULT_MAX_TRIALS = 10
+BUDGET_MAX_TRIALS = 1000
 
 HELP = "search hyper-parameters on a validation split, refit the winner, report test"
 DESCRIPTION = (
@@ -50,7 +53,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "which early stopping shortens)",
     )
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs (default: recipe)")
-    p.add_argument("--max-trials", type=int, default=None, help="trials in total (default 10)")
+    p.add_argument(
+        "--max-trials",
+        type=int,
+        default=None,
+        help=f"trials in total (default {DEFAULT_MAX_TRIALS}; with --time-budget, "
+        "as many as the budget allows)",
+    )
     p.add_argument(
         "--time-budget",
         type=float,
@@ -161,9 +170,8 @@ def new_settings(args: argparse.Namespace, data):
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
         base[loss] = config.validate()
-    return tuner.new_settings(
-        spaces, base, args.max_trials or 10, args.seed, args.patience, args.min_peers
-    )
+    max_trials = args.max_trials or (BUDGET_MAX_TRIALS if args.time_budget else DEFAULT_MAX_TRIALS)
+    return tuner.new_settings(spaces, base, max_trials, args.seed, args.patience, args.min_peers)
 
 
 def _data_of(args: argparse.Namespace):
@@ -225,8 +233,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"tune: {', '.join(settings.losses)} on {data.name or 'data'} "
         f"({data.num_train} train / {data.num_valid} valid interactions), "
-        f"up to {settings.max_trials} trials"
-        + (f", {args.time_budget:g} min" if args.time_budget else "")
+        + (
+            f"trials until {args.time_budget:g} min are spent"
+            if args.time_budget and settings.max_trials == BUDGET_MAX_TRIALS
+            else f"up to {settings.max_trials} trials"
+            + (f", {args.time_budget:g} min" if args.time_budget else "")
+        )
         + f" -> {output}",
         file=sys.stderr,
     )
