@@ -25,7 +25,7 @@ Example:
     >>> table = tf.Variable(np.ones((4, 2), np.float32))
     >>> grad = tf.IndexedSlices(tf.ones((2, 2)), tf.constant([1, 1]), tf.constant([4, 2]))
     >>> _ = LazyAdam(learning_rate=0.1).apply_gradients([(grad, table)])
-    >>> np.round(table.numpy(), 3).tolist()  # only row 1 moved, by lr on the first step
+    >>> table.numpy().astype(float).round(3).tolist()  # only row 1 moved, by lr on step 1
     [[1.0, 1.0], [0.9, 0.9], [1.0, 1.0], [1.0, 1.0]]
 """
 
