@@ -33,6 +33,8 @@ from tfdirectspec.data.synthetic import SyntheticData
 
 #: Users sampled for the check by default (enough for a ±0.01 NDCG estimate).
 SAMPLE_USERS = 5000
+#: Most scores in one block of the ranking (users per block × items): 256 MB of float32.
+BLOCK_SCORES = 2**26
 
 
 def planted_quality(
@@ -60,19 +62,19 @@ def planted_quality(
     rng = np.random.default_rng(seed)
     if len(candidates) > sample_users:
         candidates = np.sort(rng.choice(candidates, size=sample_users, replace=False))
-    row = np.full(data.num_users, -1, dtype=np.int64)
-    row[candidates] = np.arange(len(candidates))
-    test, train = (
-        _rows(pairs, row, len(candidates), data.num_items) for pairs in (data.test, data.train)
-    )
+    test, train = (_rows(pairs, candidates, data) for pairs in (data.test, data.train))
     counts = np.bincount(data.train[:, 1], minlength=data.num_items).astype(np.float32)
     tables = {
         "oracle": (data.user_mix[candidates], data.item_weights),
         "popularity": (np.ones((len(candidates), 1), np.float32), counts[:, None]),
     }
+    # Fewer users per block as items grow, so 1M items do not need a 4 GB block of scores.
+    batch_size = int(np.clip(BLOCK_SCORES // data.num_items, 1, 1024))
     result: dict[str, Any] = {}
     for name, (users, items) in tables.items():
-        metrics = full_ranking_metrics(users, items, test, exclude=train, ks=ks, extras=False)
+        metrics = full_ranking_metrics(
+            users, items, test, exclude=train, ks=ks, batch_size=batch_size, extras=False
+        )
         result[name] = {
             f"{metric}@{k}": float(metrics[f"{metric}@{k}"])
             for k in ks
@@ -83,9 +85,12 @@ def planted_quality(
     return result
 
 
-def _rows(pairs: np.ndarray, row: np.ndarray, num_rows: int, num_items: int) -> sp.csr_matrix:
-    """The pairs of the sampled users as a ``num_rows × num_items`` binary CSR matrix."""
-    rows = row[pairs[:, 0]]
-    keep = rows >= 0
-    values = np.ones(int(keep.sum()), dtype=np.float32)
-    return sp.csr_matrix((values, (rows[keep], pairs[keep, 1])), shape=(num_rows, num_items))
+def _rows(pairs: np.ndarray, users: np.ndarray, data: SyntheticData) -> sp.csr_matrix:
+    """The pairs of the sorted sample ``users`` as a ``len(users) × I`` binary CSR matrix."""
+    sampled = np.zeros(data.num_users, dtype=bool)
+    sampled[users] = True
+    # A boolean mask first: 100M pairs never get an int64 temporary of their own.
+    mine = pairs[sampled[pairs[:, 0]]]
+    rows = np.searchsorted(users, mine[:, 0])
+    values = np.ones(len(mine), dtype=np.float32)
+    return sp.csr_matrix((values, (rows, mine[:, 1])), shape=(len(users), data.num_items))
