@@ -35,6 +35,7 @@ COMMANDS = {
     "spectrum": "tfdirectspec.commands.spectrum",
     "tune": "tfdirectspec.commands.tune",
     "cluster": "tfdirectspec.commands.cluster",
+    "synthesize": "tfdirectspec.commands.synthesize",
 }
 
 
