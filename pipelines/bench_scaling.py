@@ -35,7 +35,8 @@ Run from the repository root (each size's data is cached under ``--work``)::
     python pipelines/bench_scaling.py --pairs 1000000 10000000 100000000 \\
         --work /tmp/scaling --out docs/benchmarks/scaling.json --figure docs/scaling_stages.png
 
-One stage by hand: ``python pipelines/bench_scaling.py --stage mf_step --data /tmp/scaling/n1000000``.
+One stage by hand:
+``python pipelines/bench_scaling.py --stage mf_step --data /tmp/scaling/n1000000``.
 """
 
 from __future__ import annotations
@@ -167,8 +168,16 @@ def _train_config(tower: str):
     from tfdirectspec.training.config import TrainConfig
 
     return TrainConfig(
-        dataset=None, data_dir="synthetic", tower=tower, loss="directspec+", optimizer="lazy-adam",
-        lr=0.01, lr_decay=1.0, batch_size=BATCH, dim=DIM, steps_per_execution=50,
+        dataset=None,
+        data_dir="synthetic",
+        tower=tower,
+        loss="directspec+",
+        optimizer="lazy-adam",
+        lr=0.01,
+        lr_decay=1.0,
+        batch_size=BATCH,
+        dim=DIM,
+        steps_per_execution=50,
     ).validate()
 
 
@@ -247,11 +256,20 @@ def stage_evaluate(folder: Path, users: int) -> dict[str, Any]:
     user_table, item_table = _random_tables(data)
     metrics, seconds = _timed(
         lambda: sampled_ranking_metrics(
-            user_table, item_table, data.test, exclude=data.train, ks=(20,),
-            sample_users=users, seed=0,
+            user_table,
+            item_table,
+            data.test,
+            exclude=data.train,
+            ks=(20,),
+            sample_users=users,
+            seed=0,
         )
     )
-    return {"seconds": seconds, "users_sampled": metrics.get("users_sampled"), "items": data.num_items}
+    return {
+        "seconds": seconds,
+        "users_sampled": metrics.get("users_sampled"),
+        "items": data.num_items,
+    }
 
 
 def stage_spectrum(folder: Path) -> dict[str, Any]:
@@ -335,6 +353,16 @@ def growth_exponent(sizes: list[float], seconds: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
+def stage_points(report: dict[str, Any], stage: str) -> list[tuple[int, float]]:
+    """``[(pairs, seconds), …]`` of a stage over the sizes measured, smallest first."""
+    points = []
+    for n in sorted(int(key) for key in report["sizes"]):
+        seconds = report["sizes"][str(n)].get(stage, {}).get("seconds")
+        if seconds:
+            points.append((n, float(seconds)))
+    return points
+
+
 def write_json(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
@@ -358,13 +386,23 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             if stage in results and args.keep:
                 continue
             if stage == "lightgcn_step" and pairs > args.lightgcn_max_pairs:
-                results[stage] = {"skipped": f"above --lightgcn-max-pairs {args.lightgcn_max_pairs}"}
+                results[stage] = {
+                    "skipped": f"above --lightgcn-max-pairs {args.lightgcn_max_pairs}"
+                }
                 continue
             if stage == "synthesize" and (folder / "parquet").exists() and args.keep:
                 continue
             command = [
-                sys.executable, __file__, "--stage", stage, "--data", str(folder),
-                "--size", str(pairs), "--eval-users", str(args.eval_users),
+                sys.executable,
+                __file__,
+                "--stage",
+                stage,
+                "--data",
+                str(folder),
+                "--size",
+                str(pairs),
+                "--eval-users",
+                str(args.eval_users),
             ]
             print(f"[{pairs:,} pairs] {stage} ...", file=sys.stderr, flush=True)
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
@@ -376,15 +414,10 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             print(f"    {results[stage]}", file=sys.stderr, flush=True)
             if args.out:
                 write_json(Path(args.out), report)
-    sizes = sorted(int(n) for n in report["sizes"])
     report["exponents"] = {}
     for stage in STAGES:
-        points = [
-            (n, report["sizes"][str(n)].get(stage, {}).get("seconds"))
-            for n in sizes
-        ]
-        points = [(n, s) for n, s in points if s]
-        report["exponents"][stage] = growth_exponent(*map(list, zip(*points))) if len(points) > 1 else None
+        points = stage_points(report, stage)
+        report["exponents"][stage] = growth_exponent([n for n, _ in points], [s for _, s in points])
     if args.out:
         write_json(Path(args.out), report)
     if args.figure:
@@ -399,15 +432,13 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    sizes = sorted(int(n) for n in report["sizes"])
     for stage in STAGES:
-        points = [(n, report["sizes"][str(n)].get(stage, {}).get("seconds")) for n in sizes]
-        points = [(n, s) for n, s in points if s]
+        points = stage_points(report, stage)
         if not points:
             continue
         exponent = report["exponents"].get(stage)
         label = stage + (f" (slope {exponent:.2f})" if exponent is not None else "")
-        ax.loglog(*zip(*points), marker="o", label=label)
+        ax.loglog([n for n, _ in points], [s for _, s in points], marker="o", label=label)
     ax.set_xlabel("interactions (pairs)")
     ax.set_ylabel("seconds (mf_step: one epoch; serving: one request)")
     ax.set_title("Cost of each stage against data size")
