@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--ks", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument(
+        "--max-block-scores", type=int, default=2**24, help="scores per block (memory bound)"
+    )
+    parser.add_argument(
+        "--eval-users", type=int, default=None, help="rank a seeded sample of this many users"
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -104,7 +110,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def evaluate() -> dict[str, float]:
         return full_ranking_metrics(
-            users, items, test, exclude=train, ks=args.ks, batch_size=args.batch_size
+            users,
+            items,
+            test,
+            exclude=train,
+            ks=args.ks,
+            batch_size=args.batch_size,
+            max_block_scores=args.max_block_scores,
+            sample_users=args.eval_users,
+            seed=args.seed,
         )
 
     start = time.perf_counter()
@@ -130,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "test_pairs": int(test.nnz),
         "ks": args.ks,
         "batch_size": args.batch_size,
+        "max_block_scores": args.max_block_scores,
+        "eval_users": args.eval_users,
         "warmup_s": round(warmup, 4),
         "median_s": round(statistics.median(times), 4),
         "min_s": round(min(times), 4),

@@ -72,6 +72,8 @@ def test_existing_output_is_refused_unless_overwrite(data_dir, tmp_path, capsys)
         (["--group-size", "5"], "--group-size"),
         (["--group-size", "8", "--loss", "bpr"], "--group-size"),
         (["--group-size", "8", "--tau0", "2.5", "--tau1", "3"], "--group-size"),
+        (["--eval-users", "0"], "--eval-users"),
+        (["--eval-users", "-3"], "--eval-users"),
     ],
 )
 def test_bad_flags_fail_with_one_line_and_write_nothing(
@@ -169,3 +171,29 @@ def test_test_fraction_splits_a_folder_without_test(tmp_path, data_dir):
 def test_test_fraction_refused_when_data_has_a_test_split(data_dir, tmp_path, capsys):
     assert _train(data_dir, tmp_path / "run", "--test-fraction", "0.2") == 2
     assert "--test-fraction" in capsys.readouterr().err
+
+
+def test_eval_users_samples_validation_and_test_and_writes_intervals(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    flags = ("--valid-fraction", "0.2", "--eval-users", "15", "--seed", "4", "--ks", "5", "10")
+    assert _train(data_dir, out, *flags) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["eval_users"] == 15 and metrics["test"]["users_evaluated"] == 40
+    for split in ("test", "valid"):
+        m = metrics[split]
+        assert m["users_sampled"] == 15 and m["users_evaluated"] >= 15
+        for key in ("ndcg@10", "recall@5"):
+            assert m[f"{key}_ci95"] >= 0 and 0 <= m[key] <= 1
+    assert all(r["valid"]["users_sampled"] == 15 for r in metrics["history"])
+    capsys.readouterr()
+    # evaluate is exact unless asked; with the same N it draws the run's sample (its seed).
+    assert main(["evaluate", str(out)]) == 0
+    exact = json.loads(capsys.readouterr().out)["test"]
+    assert "users_sampled" not in exact and "ndcg@10_ci95" not in exact
+    assert main(["evaluate", str(out), "--eval-users", "15"]) == 0
+    again = json.loads(capsys.readouterr().out)["test"]
+    assert again["ndcg@10"] == pytest.approx(metrics["test"]["ndcg@10"], abs=1e-6)
+    assert again["ndcg@10_ci95"] == pytest.approx(metrics["test"]["ndcg@10_ci95"], abs=1e-6)
+    assert main(["evaluate", str(out), "--eval-users", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--eval-users" in err and "\n" not in err

@@ -7,6 +7,7 @@ import pytest
 from tfdirectspec.cli import build_parser
 from tfdirectspec.commands.train import resolve_config
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import ParameterError
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.zoo import list_entries, zoo_defaults
 
@@ -54,6 +55,18 @@ def test_config_file_errors_name_the_file(tmp_path):
         _config("--config", str(unknown))
     with pytest.raises(InputError, match="no such config"):
         _config("--config", str(tmp_path / "missing.toml"))
+
+
+def test_eval_users_zero_is_everyone_and_negative_is_refused(tmp_path):
+    assert TrainConfig().eval_users == 0 and _config().eval_users == 0
+    assert _config("--eval-users", "500").eval_users == 500
+    path = tmp_path / "c.toml"
+    path.write_text("eval_users = 0\n")
+    assert _config("--config", str(path)).eval_users == 0
+    with pytest.raises(ParameterError, match="^eval_users must be >= 0"):
+        TrainConfig(eval_users=-1).validate()
+    with pytest.raises(ParameterError, match="^eval_users must be an integer"):
+        TrainConfig(eval_users=2.5).validate()
 
 
 def test_only_a_dataset_own_entry_is_a_zoo_recipe():

@@ -18,6 +18,8 @@ from tfdirectspec.evaluation import (
     singular_values,
     spectrum_summary,
 )
+from tfdirectspec.evaluation.blocks import block_rows
+from tfdirectspec.evaluation.sampled import confidence_half_width, sample_positions
 
 NUM_USERS, NUM_ITEMS, DIM = 50, 80, 8
 
@@ -221,6 +223,116 @@ def test_matches_keras_rs():
         {"labels": no_overlap[keep], "mask": ~exclude[keep]}, (users @ items.T)[keep]
     )
     assert float(recall.result()) == pytest.approx(ours["recall@10"], rel=1e-5)
+
+
+@pytest.mark.parametrize("max_block_scores", [1, NUM_ITEMS * 3, NUM_ITEMS * 7 + 5, 2**24])
+def test_score_budget_bounds_the_block_and_keeps_the_metrics(max_block_scores):
+    users, items, train, valid, test = random_problem(seed=8)
+    rows = block_rows(NUM_ITEMS, 16, max_block_scores)
+    assert 1 <= rows <= 16 and (rows == 1 or rows * NUM_ITEMS <= max_block_scores)
+    got = full_ranking_metrics(
+        users,
+        items,
+        test,
+        exclude=[train, valid],
+        ks=(1, 10, NUM_ITEMS),
+        batch_size=16,
+        max_block_scores=max_block_scores,
+    )
+    assert_metrics_close(got, naive_metrics(users, items, test, [train, valid], (1, 10, 80)))
+
+
+def test_bad_score_budget_raises():
+    users, items, _, _, test = random_problem()
+    with pytest.raises(InputError, match="max_block_scores"):
+        full_ranking_metrics(users, items, test, max_block_scores=0)
+
+
+# --- sampled users --------------------------------------------------------------------
+
+
+def _only_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``matrix`` with every row outside ``rows`` emptied."""
+    keep = np.zeros(matrix.shape[0])
+    keep[rows] = 1.0
+    return sp.csr_matrix(sp.diags(keep) @ matrix)
+
+
+def test_sample_is_seeded_and_its_means_are_those_of_the_sampled_users():
+    users, items, train, valid, test = random_problem(seed=9)
+    population = np.flatnonzero(np.diff(sp.csr_matrix(test).indptr) > 0)
+    kwargs = dict(exclude=[train, valid], ks=(5, 10), sample_users=12)
+    a = full_ranking_metrics(users, items, test, seed=3, **kwargs)
+    assert a == full_ranking_metrics(users, items, test, seed=3, **kwargs)
+    assert a != full_ranking_metrics(users, items, test, seed=4, **kwargs)
+    assert a["users_sampled"] == 12 and a["users_evaluated"] == population.size == 45
+    assert a["users_skipped"] == NUM_USERS - 45
+    chosen = population[sample_positions(population.size, 12, seed=3)]
+    want = naive_metrics(users, items, _only_rows(test, chosen), [train, valid], (5, 10))
+    for key, value in want.items():
+        if "@" in key:
+            assert a[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+            assert a[f"{key}_ci95"] >= 0
+    assert a["ndcg@10_ci95"] > 0
+
+
+def test_sample_of_everyone_is_the_exact_evaluation():
+    users, items, train, _, test = random_problem(seed=10)
+    exact = full_ranking_metrics(users, items, test, exclude=train, ks=(5,))
+    for n in (45, 46, 10**6):
+        m = full_ranking_metrics(users, items, test, exclude=train, ks=(5,), sample_users=n)
+        assert m["users_sampled"] == 45
+        assert {k: v for k, v in m.items() if k in exact} == exact
+        assert {v for k, v in m.items() if k.endswith("_ci95")} == {0.0}
+        assert set(m) == set(exact) | {f"{k}_ci95" for k in exact if "@" in k} | {"users_sampled"}
+
+
+def test_interval_covers_the_exact_value_in_most_samples():
+    """50 seeded samples of 60 of 300 users: about 95% of the intervals hold the exact mean."""
+    rng = np.random.default_rng(11)
+    num_users, num_items = 300, 60
+    users = rng.standard_normal((num_users, 4)).astype(np.float32)
+    items = rng.standard_normal((num_items, 4)).astype(np.float32)
+    train = sp.csr_matrix(rng.random((num_users, num_items)) < 0.1)
+    test = sp.csr_matrix((rng.random((num_users, num_items)) < 0.08) & (train.toarray() == 0))
+    exact = full_ranking_metrics(users, items, test, exclude=train, ks=(10,), extras=False)
+    assert exact["users_evaluated"] >= 250
+    covered = {key: 0 for key in exact if "@" in key}
+    for seed in range(50):
+        m = full_ranking_metrics(
+            users, items, test, exclude=train, ks=(10,), extras=False, sample_users=60, seed=seed
+        )
+        for key in covered:
+            covered[key] += abs(m[key] - exact[key]) <= m[f"{key}_ci95"]
+    for key, hits in covered.items():
+        assert 0.85 <= hits / 50 <= 1.0, (key, hits)
+
+
+def test_confidence_half_width_formula():
+    rng = np.random.default_rng(12)
+    values = rng.random((30, 2))
+    s = values.std(axis=0, ddof=1)
+    want = 1.96 * s / np.sqrt(30) * np.sqrt((200 - 30) / (200 - 1))
+    np.testing.assert_allclose(confidence_half_width(values, 200), want, rtol=1e-12)
+    assert np.all(confidence_half_width(values, 30) == 0)
+    assert np.isnan(confidence_half_width(values[:1], 200)).all()
+    with pytest.raises(InputError):
+        confidence_half_width(values, 29)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_bad_sample_size_raises(bad):
+    users, items, _, _, test = random_problem()
+    with pytest.raises(InputError, match="^sample_users must be a positive integer"):
+        full_ranking_metrics(users, items, test, sample_users=bad)
+
+
+def test_sampled_empty_test_set():
+    users, items, train, _, _ = random_problem()
+    empty = sp.csr_matrix((NUM_USERS, NUM_ITEMS))
+    m = full_ranking_metrics(users, items, empty, exclude=train, ks=(5,), sample_users=10)
+    assert m["users_sampled"] == m["users_evaluated"] == 0
+    assert np.isnan(m["recall@5"]) and np.isnan(m["recall@5_ci95"])
 
 
 # --- spectrum -------------------------------------------------------------------------

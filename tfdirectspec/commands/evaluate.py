@@ -6,6 +6,7 @@ import argparse
 import json
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.parameters import check_positive
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +17,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--data-dir")
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.add_argument("--ks", type=int, nargs="+")
+    p.add_argument(
+        "--eval-users",
+        type=int,
+        metavar="N",
+        help="evaluate a sample of N users (fixed by the run's seed) and report 95%% "
+        "intervals (default: all users, exact)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.eval_users is not None:
+        check_positive("eval_users", args.eval_users)
     from tfdirectspec.training.config import load_data
     from tfdirectspec.training.run_dir import Run
 
@@ -44,8 +54,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = data.test
         exclude = data.exclusions() if other_data else run_dir.exclusions()
+    # Exact unless asked: the run's own eval_users governed its training, not this report.
     result = full_ranking_metrics(
-        users, items, target, exclude=exclude, ks=config.ks, batch_size=config.eval_batch_size
+        users,
+        items,
+        target,
+        exclude=exclude,
+        ks=config.ks,
+        batch_size=config.eval_batch_size,
+        sample_users=args.eval_users,
+        seed=config.seed,
     )
     print(json.dumps({args.split: result}, indent=2))
     return 0

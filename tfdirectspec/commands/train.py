@@ -59,6 +59,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
     p.add_argument("--ks", type=int, nargs="+", help="cut-offs K (default 10 20)")
     p.add_argument(
+        "--eval-users",
+        type=int,
+        metavar="N",
+        help="evaluate a sample of N users (fixed by --seed) and report 95%% intervals "
+        "(default: all users, exact)",
+    )
+    p.add_argument(
         "--track-test",
         action="store_true",
         default=None,
@@ -172,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
 
     # Reads and checks the data, the cluster and the output before TensorFlow loads:
     # bad input fails in a moment, on every worker alike, with nothing written.
+    if args.eval_users is not None:
+        # 0 means "all users" in a config file; as a flag it can only be a mistake.
+        check_positive("eval_users", args.eval_users)
     config, data = resolve_config(args)
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)

@@ -19,13 +19,15 @@ test items are skipped and only counted. A test item that is also excluded for t
 user is masked, hence can never be a hit, but still counts in ``n_u`` (as in the
 authors' code).
 
-Users are processed in blocks of at most ``batch_size`` rows, so only a
-``[batch_size, num_items]`` block of scores is ever dense.
+Users are streamed in blocks (:mod:`tfdirectspec.evaluation.blocks`) of at most
+``max_block_scores`` scores, so memory does not grow with the number of users and only
+linearly, through one block row, with the catalogue. With ``sample_users = n`` only a
+seeded sample of ``n`` users is ranked (:mod:`tfdirectspec.evaluation.sampled`) and each
+mean comes with its 95% confidence half-width.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,51 +35,14 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.evaluation.blocks import DEFAULT_MAX_BLOCK_SCORES, block_rows, hits_and_dcg
+from tfdirectspec.evaluation.sampled import confidence_half_width, sample_positions
 from tfdirectspec.parameters import check_ks
 
-__all__ = ["full_ranking_metrics"]
+__all__ = ["CI_SUFFIX", "full_ranking_metrics"]
 
-
-@tf.function(
-    input_signature=[
-        tf.TensorSpec([None, None], tf.float32),  # user table
-        tf.TensorSpec([None], tf.int32),  # users of the block, padded
-        tf.TensorSpec([None, None], tf.float32),  # item table
-        tf.TensorSpec([None, 2], tf.int32),  # (row in block, item) pairs to mask
-        tf.TensorSpec([None, 2], tf.int32),  # (row in block, item) test pairs
-        tf.TensorSpec([None], tf.int32),  # the K values
-    ],
-    # Every shape is dynamic in the signature, so this traces once per process.
-)
-def _block_hits_and_dcg(
-    user_table: tf.Tensor,
-    user_ids: tf.Tensor,
-    item_table: tf.Tensor,
-    exclude_pairs: tf.Tensor,
-    test_pairs: tf.Tensor,
-    ks: tf.Tensor,
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Hits and DCG at every K for one block of users: two ``[block, len(ks)]`` tensors."""
-    scores = tf.matmul(tf.gather(user_table, user_ids), item_table, transpose_b=True)
-    scores = tf.tensor_scatter_nd_update(
-        scores, exclude_pairs, tf.fill(tf.shape(exclude_pairs)[:1], -np.inf)
-    )
-    k_max = tf.reduce_max(ks)
-    top_scores, top_ids = tf.math.top_k(scores, k=k_max)
-    is_test = tf.tensor_scatter_nd_update(
-        tf.zeros(tf.shape(scores), tf.bool),
-        test_pairs,
-        tf.ones(tf.shape(test_pairs)[:1], tf.bool),
-    )
-    # A user with fewer than K unmasked items gets masked items in its top K; they are
-    # not recommendations, so they must not count even if they are test items.
-    hit = tf.logical_and(tf.gather(is_test, top_ids, batch_dims=1), top_scores > -np.inf)
-    hit = tf.cast(hit, tf.float32)
-    ranks = tf.range(1, k_max + 1, dtype=tf.float32)
-    discount = 1.0 / (tf.math.log(ranks + 1.0) / math.log(2.0))
-    cum_hits = tf.cumsum(hit, axis=1)
-    cum_dcg = tf.cumsum(hit * discount, axis=1)
-    return tf.gather(cum_hits, ks - 1, axis=1), tf.gather(cum_dcg, ks - 1, axis=1)
+#: Suffix of the confidence half-width keys of a sampled evaluation (``ndcg@20_ci95``).
+CI_SUFFIX = "_ci95"
 
 
 def _binary_csr(matrix: sp.spmatrix | sp.sparray, name: str) -> sp.csr_matrix:
@@ -99,16 +64,6 @@ def _as_table(table, name: str) -> tf.Tensor:
     return tf.cast(table, tf.float32) if table.dtype != tf.float32 else table
 
 
-def _block_pairs(matrix: sp.csr_matrix, start: int, stop: int) -> np.ndarray:
-    """The ``(row - start, col)`` pairs of rows ``start:stop`` as an int32 ``[n, 2]`` array."""
-    lo, hi = matrix.indptr[start], matrix.indptr[stop]
-    counts = np.diff(matrix.indptr[start : stop + 1])
-    pairs = np.empty((hi - lo, 2), dtype=np.int32)
-    pairs[:, 0] = np.repeat(np.arange(stop - start, dtype=np.int32), counts)
-    pairs[:, 1] = matrix.indices[lo:hi]
-    return pairs
-
-
 def full_ranking_metrics(
     user_table,
     item_table,
@@ -117,6 +72,10 @@ def full_ranking_metrics(
     ks: Sequence[int] = (10, 20),
     batch_size: int = 1024,
     extras: bool = True,
+    *,
+    sample_users: int | None = None,
+    seed: int = 0,
+    max_block_scores: int = DEFAULT_MAX_BLOCK_SCORES,
 ) -> dict[str, float]:
     """Recall, NDCG, precision and hit rate at K by ranking all items for every test user.
 
@@ -132,17 +91,29 @@ def full_ranking_metrics(
         exclude: one sparse ``U × I`` matrix or a sequence of them (e.g. train and
             validation): their items are masked out of each user's ranking.
         ks: cut-offs K; each must be in ``1..I``.
-        batch_size: users per block; memory is bounded by ``batch_size × I`` scores.
+        batch_size: most users per block.
         extras: also report ``recall_trunc@K = hits / min(|test_u|, K)``.
+        sample_users: rank only a uniform sample (without replacement, drawn with
+            ``seed``) of this many of the ``N`` users with test items, and report each
+            mean's 95% confidence half-width; ``≥ N`` ranks everyone (half-widths 0).
+            None (default): everyone, without the sampling keys.
+        seed: the seed of the user sample: the same seed gives the same users.
+        max_block_scores: most scores per block; a block has
+            ``clamp(max_block_scores // I, 1, batch_size)`` users, so memory is bounded
+            by about ``max(max_block_scores, I)`` scores whatever ``U`` and ``I``.
 
     Returns:
         ``{"recall@K", "ndcg@K", "precision@K", "hitrate@K"[, "recall_trunc@K"]}`` for each
         K (floats, means over evaluated users; NaN when no user has a test item), plus
-        ``"users_evaluated"`` and ``"users_skipped"`` (ints).
+        ``"users_evaluated"`` (the ``N`` users with test items) and ``"users_skipped"``
+        (the others). With ``sample_users``, the means are over the sampled users and it
+        adds ``"<metric>@K_ci95"``, the half-width ``h`` of the 95% interval
+        ``mean ± h`` (see :mod:`tfdirectspec.evaluation.sampled`), and
+        ``"users_sampled"``, how many users were ranked.
 
     Raises:
         InputError: a K outside ``1..I`` (the message names ``--ks``), mismatched shapes,
-            or a non-positive ``batch_size``.
+            a non-positive ``batch_size``, ``max_block_scores`` or ``sample_users``.
 
     Example:
         >>> import numpy as np, scipy.sparse as sp
@@ -153,6 +124,9 @@ def full_ranking_metrics(
         >>> m = full_ranking_metrics(users, items, test, exclude=train, ks=(1,))
         >>> m["recall@1"], m["users_evaluated"]
         (1.0, 2)
+        >>> m = full_ranking_metrics(users, items, test, exclude=train, ks=(1,), sample_users=2)
+        >>> m["users_sampled"], m["users_evaluated"], m["recall@1"], m["recall@1_ci95"]
+        (2, 2, 1.0, 0.0)
     """
     user_table = _as_table(user_table, "user_table")
     item_table = _as_table(item_table, "item_table")
@@ -178,54 +152,30 @@ def full_ranking_metrics(
             )
         masked = masked + matrix
     k_list = check_ks(ks, num_items)
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or (batch_size < 1)
-    ):
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    rows_per_block = block_rows(num_items, batch_size, max_block_scores)
 
     n_test = np.diff(test.indptr)
-    users = np.flatnonzero(n_test > 0)
-    n_eval = int(users.size)
+    candidates = np.flatnonzero(n_test > 0)
+    population = int(candidates.size)
+    users = candidates[sample_positions(population, sample_users, seed)]
+    names = ("recall", "ndcg", "precision", "hitrate") + (("recall_trunc",) if extras else ())
     result: dict[str, float] = {}
-    if n_eval == 0:
+    if population == 0:
         for k in k_list:
-            for name in ("recall", "ndcg", "precision", "hitrate") + (
-                ("recall_trunc",) if extras else ()
-            ):
+            for name in names:
                 result[f"{name}@{k}"] = float("nan")
-        result["users_evaluated"] = 0
-        result["users_skipped"] = int(num_users)
-        return result
+                if sample_users is not None:
+                    result[f"{name}@{k}{CI_SUFFIX}"] = float("nan")
+        return _counts(result, 0, num_users, sample_users)
 
-    # Only the evaluated users' rows are ever touched from here on.
+    # Only the ranked users' rows are ever touched from here on.
     test_rows = test[users]
     masked_rows = masked[users]
     masked_rows.sum_duplicates()
     n_test = n_test[users].astype(np.float64)
-
-    # Balanced blocks of one fixed size: the last one needs little padding, and one shape
-    # suits XLA/GPU execution.
-    n_blocks = -(-n_eval // int(batch_size))
-    block = -(-n_eval // n_blocks)
-    ks_tensor = tf.constant(k_list, tf.int32)
-    hits = np.empty((n_eval, len(k_list)), dtype=np.float64)
-    dcg = np.empty((n_eval, len(k_list)), dtype=np.float64)
-    for b in range(n_blocks):
-        start, stop = b * block, min((b + 1) * block, n_eval)
-        ids = np.zeros(block, dtype=np.int32)  # padding rows score user 0, then are dropped
-        ids[: stop - start] = users[start:stop]
-        block_hits, block_dcg = _block_hits_and_dcg(
-            user_table,
-            tf.constant(ids),
-            item_table,
-            tf.constant(_block_pairs(masked_rows, start, stop)),
-            tf.constant(_block_pairs(test_rows, start, stop)),
-            ks_tensor,
-        )
-        hits[start:stop] = block_hits.numpy()[: stop - start]
-        dcg[start:stop] = block_dcg.numpy()[: stop - start]
+    hits, dcg = hits_and_dcg(
+        user_table, item_table, users, test_rows, masked_rows, k_list, rows_per_block
+    )
 
     k_arr = np.asarray(k_list, dtype=np.float64)
     # idcg[m] = Σ_{r ≤ m} 1/log2(r+1) for m = 0..K_max.
@@ -239,9 +189,24 @@ def full_ranking_metrics(
     }
     if extras:
         per_user["recall_trunc"] = hits / np.minimum(n_test[:, None], k_arr[None, :])
+    n_ranked = int(users.size)
     for j, k in enumerate(k_list):
-        for name, values in per_user.items():
-            result[f"{name}@{k}"] = float(values[:, j].sum() / n_eval)
-    result["users_evaluated"] = n_eval
-    result["users_skipped"] = int(num_users - n_eval)
+        for name in names:
+            result[f"{name}@{k}"] = float(per_user[name][:, j].sum() / n_ranked)
+    if sample_users is not None:
+        for name in names:
+            half = confidence_half_width(per_user[name], population)
+            for j, k in enumerate(k_list):
+                result[f"{name}@{k}{CI_SUFFIX}"] = float(half[j])
+    return _counts(result, population, num_users, sample_users, n_ranked)
+
+
+def _counts(
+    result: dict, population: int, num_users: int, sample_users: int | None, ranked: int = 0
+) -> dict:
+    """Adds the user counts; ``users_sampled`` only to a sampled evaluation."""
+    result["users_evaluated"] = population
+    result["users_skipped"] = int(num_users - population)
+    if sample_users is not None:
+        result["users_sampled"] = ranked
     return result

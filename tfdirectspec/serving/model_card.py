@@ -117,7 +117,10 @@ def card_record(
 def render_markdown(card: dict[str, Any]) -> str:
     """The human-readable card."""
     config, export, metrics = card["config"], card["export"], card["metrics"]
-    ks = config.get("ks") or sorted({int(k.split("@")[1]) for k in metrics["test"]})
+    # A sampled evaluation adds "ndcg@20_ci95"-like keys: the K ends at the first "_".
+    ks = config.get("ks") or sorted(
+        {int(k.split("@")[1].split("_")[0]) for k in metrics["test"] if "@" in k}
+    )
     lines = [
         f"# {card['name']}",
         "",

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from tfdirectspec.data.interactions import pair_union
 from tfdirectspec.evaluation import full_ranking_metrics
+from tfdirectspec.evaluation.ranking import CI_SUFFIX
 from tfdirectspec.training.run_dir import write_json
 
 
@@ -61,6 +62,10 @@ class RankingEvaluation(keras.callbacks.Callback):
         monitor: validation metric to maximise.
         track_test: also evaluate the test split on the same epochs.
         batch_size: users per evaluation block.
+        sample_users: rank only a sample of this many users (None: all); the sample is
+            drawn with ``seed``, so every evaluation ranks the same users. The records
+            then carry ``<metric>_ci95`` half-widths and ``users_sampled``.
+        seed: the seed of the user sample.
         state_dir: folder for the resumable state (None: kept in memory only).
         patience: stop training after this many evaluations in a row without a new
             best validation ``monitor`` (0: never; needs a validation split).
@@ -83,9 +88,12 @@ class RankingEvaluation(keras.callbacks.Callback):
         batch_size: int = 1024,
         state_dir: str | Path | None = None,
         patience: int = 0,
+        sample_users: int | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.patience = int(patience)
+        self.sample_users, self.seed = sample_users, int(seed)
         self.stopped_epoch: int | None = None
         self.train, self.valid, self.test = train, valid, test
         self.ks, self.every, self.monitor = tuple(ks), int(every), monitor
@@ -118,7 +126,7 @@ class RankingEvaluation(keras.callbacks.Callback):
         if self.has_valid:
             valid = record["valid"] = self._rank(users, items, self.valid, self.train)
             if logs is not None:
-                logs.update({f"val_{k}": v for k, v in valid.items() if "@" in k})
+                logs.update({f"val_{k}": v for k, v in valid.items() if _logged(k)})
             if valid[self.monitor] > self.best_value:
                 self.best_value = valid[self.monitor]
                 self.best_epoch = done
@@ -136,7 +144,7 @@ class RankingEvaluation(keras.callbacks.Callback):
                     {
                         f"test_{k}": v
                         for k, v in record["test"].items()
-                        if k.startswith(("recall@", "ndcg@"))
+                        if k.startswith(("recall@", "ndcg@")) and _logged(k)
                     }
                 )
         self.records.append(record)
@@ -144,7 +152,14 @@ class RankingEvaluation(keras.callbacks.Callback):
 
     def _rank(self, users, items, target: sp.csr_matrix, exclude: sp.csr_matrix) -> dict:
         return full_ranking_metrics(
-            users, items, target, exclude=exclude, ks=self.ks, batch_size=self.batch_size
+            users,
+            items,
+            target,
+            exclude=exclude,
+            ks=self.ks,
+            batch_size=self.batch_size,
+            sample_users=self.sample_users,
+            seed=self.seed,
         )
 
     def _evaluations_since_best(self, epoch: int) -> int:
@@ -282,6 +297,11 @@ class TimeBudget(keras.callbacks.Callback):
         if self.seconds and not last and now - self._start + self._slowest > self.seconds:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
+
+
+def _logged(key: str) -> bool:
+    """Whether a metric goes to the epoch logs: the metrics, not their interval widths."""
+    return "@" in key and not key.endswith(CI_SUFFIX)
 
 
 def _epoch_of(path: Path) -> int:

@@ -76,6 +76,8 @@ class TrainConfig:
     eval_every: int = 10
     ks: tuple[int, ...] = (10, 20)
     eval_batch_size: int = 1024
+    #: Rank a seeded sample of this many users at each evaluation (0: all, exact).
+    eval_users: int = 0
     steps_per_execution: int = 32
     track_test: bool = False
     time_budget: float = 0.0
@@ -98,6 +100,9 @@ class TrainConfig:
         for key in ("lr", "tau", "temperature"):
             check_positive(key, getattr(self, key))
         check_non_negative("patience", self.patience)
+        if not isinstance(self.eval_users, int) or isinstance(self.eval_users, bool):
+            raise ParameterError("eval_users", f"must be an integer, got {self.eval_users!r}")
+        check_non_negative("eval_users", self.eval_users)
         for key in ("alpha", "shrink", "reg", "gamma", "time_budget"):
             check_non_negative(key, getattr(self, key))
         check_adaptive_tau(self.tau0, self.tau1)

@@ -151,6 +151,8 @@ def train(
         batch_size=config.eval_batch_size,
         state_dir=state_dir,
         patience=config.patience,
+        sample_users=config.eval_users or None,
+        seed=config.seed,
     )
     if initial_epoch:
         evaluation.restore_state(initial_epoch)
@@ -193,6 +195,8 @@ def _final_metrics(
             exclude=data.exclusions(),
             ks=config.ks,
             batch_size=config.eval_batch_size,
+            sample_users=config.eval_users or None,
+            seed=config.seed,
         )
         if data.test.nnz
         else {}

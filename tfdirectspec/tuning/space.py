@@ -59,6 +59,7 @@ NOT_TUNABLE = (
     "eval_every",
     "ks",
     "eval_batch_size",
+    "eval_users",
     "steps_per_execution",
     "track_test",
     "time_budget",
