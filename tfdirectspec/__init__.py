@@ -57,6 +57,7 @@ _EXPORTS = {
     "Run": "tfdirectspec.training",
     "TrainConfig": "tfdirectspec.training",
     "make_optimizer": "tfdirectspec.training",
+    "LazyAdam": "tfdirectspec.training",
     "train": "tfdirectspec.training",
 }
 
@@ -68,6 +69,7 @@ __all__ = [
     "EmbeddingTower",
     "InteractionData",
     "InteractionSampler",
+    "LazyAdam",
     "LightGCNTower",
     "MFTower",
     "PositiveOnlyLoss",
@@ -110,14 +112,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     )
     from tfdirectspec.models import RetrievalModel
     from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
-    from tfdirectspec.training import Run, TrainConfig, make_optimizer, train
+    from tfdirectspec.training import LazyAdam, Run, TrainConfig, make_optimizer, train
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 def register_keras_objects() -> None:
-    """Registers every Keras object of the library (towers, losses, the model).
+    """Registers every Keras object of the library (towers, losses, the model, LazyAdam).
 
     ``keras.saving.load_model`` needs it for a ``.keras`` file written by this
     library, in a process that has not used those classes yet.
@@ -129,3 +131,4 @@ def register_keras_objects() -> None:
         'RetrievalModel'
     """
     importlib.import_module("tfdirectspec.models")  # imports the towers and losses too
+    importlib.import_module("tfdirectspec.training.lazy_adam")

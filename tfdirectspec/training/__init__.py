@@ -23,6 +23,7 @@ _EXPORTS = {
     "build_loss": "tfdirectspec.training.builders",
     "build_tower": "tfdirectspec.training.builders",
     "make_optimizer": "tfdirectspec.training.optimizers",
+    "LazyAdam": "tfdirectspec.training.lazy_adam",
     "Run": "tfdirectspec.training.run_dir",
     "TrainResult": "tfdirectspec.training.trainer",
     "build_model": "tfdirectspec.training.trainer",
@@ -35,6 +36,7 @@ _EXPORTS = {
 __all__ = [
     "EpochTimer",
     "FiniteLossGuard",
+    "LazyAdam",
     "RankingEvaluation",
     "Run",
     "TimeBudget",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         TimeBudget,
     )
     from tfdirectspec.training.config import TrainConfig, load_data, read_config_file
+    from tfdirectspec.training.lazy_adam import LazyAdam
     from tfdirectspec.training.optimizers import make_optimizer
     from tfdirectspec.training.run_dir import Run
     from tfdirectspec.training.trainer import TrainResult, build_model, sampler_for, train
