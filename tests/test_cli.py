@@ -25,6 +25,9 @@ def test_train_writes_run_directory_and_evaluate_reproduces_it(data_dir, tmp_pat
     for key in ("best_epoch", "epochs_run", "train_seconds", "seconds_per_epoch", "config"):
         assert key in metrics
     assert set(metrics["erank"]) == {"user", "item", "all"}
+    stages = ("read_data", "build", "fit", "tables", "test_evaluation", "spectrum")
+    assert list(metrics["stage_seconds"]) == list(stages)
+    assert all(seconds >= 0 for seconds in metrics["stage_seconds"].values())
     # A data folder has no zoo entry: the loss's default recipe (Adam), with the flags' epochs.
     assert metrics["config"]["loss"] == "directspec+" and metrics["config"]["optimizer"] == "adam"
     assert metrics["epochs_run"] == 2

@@ -182,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     if args.eval_users is not None:
         # 0 means "all users" in a config file; as a flag it can only be a mistake.
         check_positive("eval_users", args.eval_users)
+    read_started = time.perf_counter()
     config, data = resolve_config(args)
+    read_seconds = time.perf_counter() - read_started
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
     if args.refit:
@@ -224,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
             # continues with the batches an uninterrupted run would have drawn.
             checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
-            result = _train(args, config, data, run_dir, checkpoint, strategy, chief)
+            result = _train(args, config, data, run_dir, checkpoint, strategy, chief, read_seconds)
         except BaseException as error:
             resumable = checkpoint is not None and checkpoint.completed_epochs() > 0
             if chief and not resumable:
@@ -276,13 +278,24 @@ def _summary(run_dir, m: dict) -> dict:
         "best_epoch": m["best_epoch"],
         "seconds_per_epoch": m["seconds_per_epoch"],
         "erank": m["erank"],
+        "stage_seconds": m.get("stage_seconds", {}),
+        "peak_rss_mb": m.get("peak_rss_mb"),
     }
     if "selection" in m:  # --refit: the epoch and validation metrics it was chosen by
         summary["selection"] = {k: m["selection"][k] for k in ("best_epoch", "valid")}
     return summary
 
 
-def _train(args: argparse.Namespace, config, data, run_dir, checkpoint, strategy, chief: bool):
+def _train(
+    args: argparse.Namespace,
+    config,
+    data,
+    run_dir,
+    checkpoint,
+    strategy,
+    chief: bool,
+    read_seconds: float = 0.0,
+):
     """Trains with the run's checkpoints and diagnostics, then commits the run directory.
 
     A non-chief worker trains alike (it takes part in every collective) but adds
@@ -311,6 +324,9 @@ def _train(args: argparse.Namespace, config, data, run_dir, checkpoint, strategy
     # Outside the scope: a variable Keras creates while saving would otherwise be a
     # mirrored one, whose initial value every worker must take part in broadcasting.
     if chief:
+        stages = result.metrics.setdefault("stage_seconds", {})
+        # Reading the files, mapping ids and building the CSR matrices (and the split).
+        result.metrics["stage_seconds"] = {"read_data": read_seconds, **stages}
         run_dir.commit(result.model, result.metrics, result.data)
     barrier(strategy)  # every worker exits once the run is in place
     return result

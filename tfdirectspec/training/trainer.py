@@ -131,6 +131,7 @@ def train(
     elif config.valid_fraction and data.valid.nnz == 0:
         data = data.with_validation(config.valid_fraction, config.seed)
     check_ks(config.ks, data.num_items)
+    stage_started = time.perf_counter()
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
     strategy = strategy or tf.distribute.get_strategy()
@@ -139,6 +140,7 @@ def train(
     with strategy.scope():
         model = build_model(config, data, steps)
 
+    build_seconds = time.perf_counter() - stage_started
     timer, guard = EpochTimer(), FiniteLossGuard()
     evaluation = RankingEvaluation(
         data.train,
@@ -167,8 +169,14 @@ def train(
         verbose=verbose,
         shuffle=False,  # the sampler draws its own batches
     )
+    fit_seconds = time.perf_counter() - stage_started - build_seconds
     evaluation.restore_best()
     metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
+    metrics["stage_seconds"] = {
+        "build": build_seconds,  # sampler and model
+        "fit": fit_seconds,  # training epochs with their validation and callbacks
+        **metrics.pop("_final_seconds"),
+    }
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["stopped_by_patience"] = evaluation.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
@@ -186,7 +194,9 @@ def _final_metrics(
     guard: FiniteLossGuard,
     initial_epoch: int = 0,
 ) -> dict[str, Any]:
+    started = time.perf_counter()
     users, items = (t.numpy() for t in model.tables())
+    tables_seconds = time.perf_counter() - started
     test = (
         full_ranking_metrics(
             users,
@@ -201,6 +211,10 @@ def _final_metrics(
         if data.test.nnz
         else {}
     )
+    test_seconds = time.perf_counter() - started - tables_seconds
+    started = time.perf_counter()
+    erank = effective_ranks(users, items)
+    spectrum_seconds = time.perf_counter() - started
     epochs_run = initial_epoch + len(timer.seconds)
     valid = {}
     best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
@@ -216,9 +230,14 @@ def _final_metrics(
         "seconds_per_epoch": sum(timer.seconds) / max(epochs_run, 1),
         "seconds_per_epoch_median": statistics.median(timer.seconds) if timer.seconds else 0.0,
         "steps_per_epoch": evaluation.params.get("steps") if evaluation.params else None,
-        "erank": effective_ranks(users, items),
+        "erank": erank,
         "history": evaluation.records,
         "data": data.summary(),
         "config": config.to_dict(),
         "failure": guard.failure,
+        "_final_seconds": {
+            "tables": tables_seconds,
+            "test_evaluation": test_seconds,
+            "spectrum": spectrum_seconds,
+        },
     }
