@@ -5,18 +5,21 @@ ids drawn like real logs, ``0 <= id < 1e15``, or string ids ``"u" + hex``; about
 ``pairs / 40`` users and ``pairs / 80`` items, uniformly paired), then loads it
 ``--repeats`` times, each in a fresh process, and reports medians of:
 
-* ``seconds``: wall time of ``load_data_dir`` (reading, id maps and CSR matrices);
-* ``peak_extra_mib``: ``ru_maxrss`` after the load minus ``ru_maxrss`` after the imports;
+* ``seconds``: wall time of ``load_data_dir`` (reading, id maps and CSR matrices), and
+  ``cpu_seconds``, its CPU time (all threads; steadier than wall time on a busy machine);
+* ``peak_extra_mib``: peak resident memory during the load minus the resident memory
+  after the imports (``VmHWM - VmRSS`` with the mark reset after the imports, else
+  ``ru_maxrss`` differences; ``memory_method`` says which);
 * ``bytes_per_pair`` = ``peak_extra`` / pairs, and ``peak_per_file_byte`` = peak_extra /
   file size.
 
-Arguments: ``--cases`` (names from :data:`CASES`), ``--repeats`` (default 3), ``--out``
-(also write the JSON there). Prints one JSON object::
+Arguments: ``--cases`` (names from :data:`CASES`, default :data:`DEFAULT_CASES`),
+``--repeats`` (default 3), ``--out`` (also write the JSON there). Prints one JSON object::
 
     PYTHONPATH=. python pipelines/bench_reading.py --repeats 3
 
 Example:
-    >>> sorted(CASES)[:2]
+    >>> sorted(DEFAULT_CASES)[:2]
     ['int-parquet-10m', 'int-tsv-10m']
 """
 
@@ -45,24 +48,43 @@ CASES = {
     "int-tsv-10m": ("int", "tsv", 10_000_000),
     "int-parquet-10m": ("int", "parquet", 10_000_000),
     "str-tsv-1m": ("str", "tsv", 1_000_000),
+    "str-tsv-10m": ("str", "tsv", 10_000_000),
+    "str-parquet-10m": ("str", "parquet", 10_000_000),
 }
+#: Cases run without ``--cases``.
+DEFAULT_CASES = ("int-tsv-1m", "int-tsv-10m", "int-parquet-10m", "str-tsv-1m")
 
-# Runs in the child: imports first, so their memory is the baseline, then one load.
+# Runs in the child: imports first, then the peak-RSS mark is reset to the current RSS
+# (Linux: "5" > /proc/self/clear_refs), so import-time transients neither hide nor
+# inflate the load's peak; ru_maxrss (peak since start) is the fallback.
 _CHILD = """
 import json, resource, sys, time
 import numpy, scipy.sparse, pyarrow, pyarrow.csv, pyarrow.parquet
 from tfdirectspec.data import load_data_dir
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-start = time.perf_counter()
+
+def status_kib(key):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(key))
+
+try:
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    method, before = "VmHWM-VmRSS", status_kib("VmRSS:")
+except OSError:
+    method, before = "ru_maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start, cpu = time.perf_counter(), time.process_time()
 try:
     data = load_data_dir(sys.argv[1], id_type=sys.argv[2])
     summary, error = data.summary(), None
 except Exception as exc:
     summary, error = None, f"{type(exc).__name__}: {exc}"
-seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "extra_kib": peak - before, "summary": summary,
-                  "error": error}))
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+if method == "ru_maxrss":
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+else:
+    peak = status_kib("VmHWM:")
+print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "extra_kib": peak - before,
+                  "method": method, "summary": summary, "error": error}))
 """
 
 
@@ -120,16 +142,18 @@ def run_case(root: Path, name: str, repeats: int) -> dict[str, Any]:
     return {
         **record,
         "seconds": round(statistics.median(r["seconds"] for r in runs), 3),
+        "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 3),
         "peak_extra_mib": round(extra / MIB, 1),
         "bytes_per_pair": round(extra / pairs, 1),
         "peak_per_file_byte": round(extra / path.stat().st_size, 2),
+        "memory_method": runs[0]["method"],
         "summary": runs[0]["summary"],
     }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=list(DEFAULT_CASES), choices=list(CASES))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)

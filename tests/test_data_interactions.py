@@ -192,3 +192,17 @@ def test_from_columns_integer_ids_match_from_pairs_and_mixed_ids_become_text():
     assert mixed.user_ids.tolist() == ["10", "2", "x"]
     with pytest.raises(ValueError, match="differ in length"):
         from_columns((np.array([1, 2]), np.array([1])))
+
+
+def test_from_columns_rejects_what_from_pairs_rejects():
+    import pyarrow as pa
+
+    with pytest.raises(ValueError, match="integers or strings, got dtype float64"):
+        from_columns((np.array([1.5]), np.array([1])))
+    with pytest.raises(ValueError, match="must be 1-D"):
+        from_columns((np.zeros((2, 2), dtype=int), np.array([1, 2])))
+    with pytest.raises(ValueError, match="Arrow type double"):
+        from_columns((pa.array([1.5]), pa.array([1])))
+    with pytest.raises(ValueError, match="1 nulls"):
+        from_columns((pa.array(["a", None]), pa.array(["b", "c"])))
+    assert from_columns(([], [])).summary()["users"] == 0

@@ -120,3 +120,14 @@ def test_load_data_dir_string_parquet_matches_tsv(tmp_path):
     a, b = load_data_dir(parquet, id_type="str"), load_data_dir(tsv, id_type="str")
     assert a.user_ids.tolist() == b.user_ids.tolist() == ["u10", "u2"]
     assert (a.train != b.train).nnz == 0
+
+
+def test_error_rows_count_from_the_start_of_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr("tfdirectspec.data.parquet._BATCH_ROWS", 16)
+    users = list(range(100))
+    users[70] = -5
+    path = _write(tmp_path, "t.parquet", {"user": users, "item": [1] * 100}, row_group_size=30)
+    with pytest.raises(InputError, match=r"column 'user' row 70: id -5 is not"):
+        read_columns(path)
+    ok = _write(tmp_path, "ok.parquet", {"user": range(100), "item": [1] * 100}, row_group_size=30)
+    assert read_columns(ok)[0].tolist() == list(range(100))

@@ -358,12 +358,35 @@ def _as_columns(split: tuple[Any, Any] | None, label: str) -> tuple[Any, Any]:
     """``split`` as two columns of equal length (empty ``int64`` ones for ``None``)."""
     if split is None:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    users, items = (
-        c if hasattr(c, "__len__") and hasattr(c, "type") else np.asarray(c) for c in split
-    )
+    users, items = (_as_column(column, label) for column in split)
     if len(users) != len(items):
         raise ValueError(f"{label} users and items differ in length: {len(users)} != {len(items)}")
     return users, items
+
+
+def _as_column(column: Any, label: str) -> Any:
+    """A 1-D numpy array of integers or strings, or a pyarrow array of them (kept as is)."""
+    if hasattr(column, "type") and hasattr(column, "null_count"):  # pyarrow, not imported
+        import pyarrow as pa
+
+        kind = column.type
+        if not (
+            pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        ):
+            raise ValueError(f"{label} ids must be integers or strings, got Arrow type {kind}")
+        if column.null_count:
+            raise ValueError(f"{label} ids hold {column.null_count} nulls")
+        return column
+    array = np.asarray(column)
+    if array.ndim != 1:
+        raise ValueError(f"{label} columns must be 1-D, got shape {array.shape}")
+    if array.size == 0 and array.dtype.kind not in "iuUS":
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind == "O":
+        array = array.astype(str)
+    if array.dtype.kind not in "iuUS":
+        raise ValueError(f"{label} ids must be integers or strings, got dtype {array.dtype}")
+    return array
 
 
 def _is_integer(column: Any) -> bool:

@@ -41,6 +41,8 @@ from tfdirectspec.errors import InputError
 
 #: Accepted (user, item) column names, in order of preference.
 COLUMN_NAMES = (("user", "item"), ("user_id", "item_id"))
+# Rows per batch of integer ids: 16 MiB of Arrow data per column.
+_BATCH_ROWS = 1 << 21
 
 
 def read_parquet_columns(path: str | os.PathLike, id_type: str = "int") -> tuple[Any, Any]:
@@ -58,14 +60,29 @@ def read_parquet_columns(path: str | os.PathLike, id_type: str = "int") -> tuple
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
-        names = _pick_columns(schema.names, path)
-        table = pq.read_table(path, columns=list(names))
+        parquet = pq.ParquetFile(path)
+        names = _pick_columns(parquet.schema_arrow.names, path)
+        if id_type == "int":
+            return _int_columns(parquet, names, path)
+        table = parquet.read(columns=list(names))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (pa.ArrowException, OSError) as error:
         raise InputError(f"{path}: not a readable Parquet file ({_one_line(error)})") from None
     return tuple(_column(table.column(name), name, path, id_type) for name in names)
+
+
+def _int_columns(parquet: Any, names: tuple[str, str], path: str | os.PathLike) -> tuple:
+    """Integer ids batch by batch into their final arrays (one batch of Arrow data alive)."""
+    rows = parquet.metadata.num_rows
+    out = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
+    offset = 0
+    for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list(names)):
+        for k, name in enumerate(names):
+            ids = _column(batch.column(k), name, path, "int", first_row=offset)
+            out[k][offset : offset + len(ids)] = ids
+        offset += batch.num_rows
+    return out[0][:offset], out[1][:offset]
 
 
 def _pick_columns(names: list[str], path: str | os.PathLike) -> tuple[str, str]:
@@ -80,8 +97,10 @@ def _pick_columns(names: list[str], path: str | os.PathLike) -> tuple[str, str]:
     return names[0], names[1]
 
 
-def _column(column: Any, name: str, path: str | os.PathLike, id_type: str) -> Any:
-    """Checks one column and converts it to the reader's representation."""
+def _column(
+    column: Any, name: str, path: str | os.PathLike, id_type: str, first_row: int = 0
+) -> Any:
+    """Checks one column (or a batch of it, starting at ``first_row``) and converts it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -89,14 +108,14 @@ def _column(column: Any, name: str, path: str | os.PathLike, id_type: str) -> An
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if column.null_count:
-        row = pc.index(column.is_null(), True).as_py()
+        row = first_row + pc.index(column.is_null(), True).as_py()
         raise InputError(f"{where} row {row}: null id ({column.null_count} nulls)")
     kind = column.type
     if id_type == "int":
         if not pa.types.is_integer(kind):
             hint = " (read with id_type='str')" if _is_text(kind) else ""
             raise InputError(f"{where}: has type {kind}, expected integer ids{hint}")
-        _check_range(column, where)
+        _check_range(column, where, first_row)
         return column.cast(pa.int64()).to_numpy()
     if pa.types.is_integer(kind):
         return column.cast(pa.string())
@@ -104,11 +123,11 @@ def _column(column: Any, name: str, path: str | os.PathLike, id_type: str) -> An
         raise InputError(f"{where}: has type {kind}, expected integer or string ids")
     empty = pc.equal(pc.binary_length(column), 0)
     if pc.any(empty).as_py():
-        raise InputError(f"{where} row {pc.index(empty, True).as_py()}: empty id")
+        raise InputError(f"{where} row {first_row + pc.index(empty, True).as_py()}: empty id")
     return column
 
 
-def _check_range(column: Any, where: str) -> None:
+def _check_range(column: Any, where: str, first_row: int) -> None:
     """Raises on the first id outside ``[0, int64 max]``."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -124,7 +143,8 @@ def _check_range(column: Any, where: str) -> None:
     too_big = pc.greater(column, pa.scalar(limit, pa.uint64())) if high > limit else None
     bad = pc.less(column, 0) if low < 0 else too_big
     row = pc.index(bad, True).as_py()
-    raise InputError(f"{where} row {row}: id {column[row].as_py()} is not a non-negative integer")
+    value = column[row].as_py()
+    raise InputError(f"{where} row {first_row + row}: id {value} is not a non-negative integer")
 
 
 def _is_text(kind: Any) -> bool:
