@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tfdirectspec.data.byte_scan import count_byte, has_lone_cr
+from tfdirectspec.data.byte_scan import count_byte, has_lone_cr, release_arrow_memory
 
 #: Characters Python's ``str.strip()`` removes (``str.isspace``), for ``utf8_trim``.
 PY_WHITESPACE = (
@@ -88,6 +88,8 @@ def arrow_columns(buf: bytes, sep: str, id_type: str, begin: int = 0) -> tuple[A
             filled += batch.num_rows
     except (pa.ArrowInvalid, pa.ArrowKeyError, KeyError, _Declined):
         return None
+    finally:
+        release_arrow_memory()
     if id_type == "int":
         return ints[0][:filled], ints[1][:filled]
     return tuple(pa.chunked_array(chunks, type=pa.string()) for chunks in strings)

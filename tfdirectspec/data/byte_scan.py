@@ -1,6 +1,7 @@
-"""Counts over a file's bytes, chunk by chunk with numpy (``bytes.count`` runs ~3x slower).
+"""Memory-lean helpers of the readers: byte counts chunk by chunk, Arrow pool release.
 
-Each chunk costs one ``bool`` mask of ``chunk_bytes``, so memory stays constant.
+Counts go chunk by chunk with numpy (``bytes.count`` runs ~3x slower); each chunk costs
+one ``bool`` mask of ``chunk_bytes``, so memory stays constant.
 
 Example:
     >>> count_byte(b"1\\t2\\n3\\t4\\n5", b"\\n", chunk_bytes=3)
@@ -38,3 +39,14 @@ def has_lone_cr(buf: bytes, begin: int = 0, chunk_bytes: int = CHUNK_BYTES) -> b
         if np.any(cr & (following != 10)):
             return True
     return False
+
+
+def release_arrow_memory() -> None:
+    """Returns the Arrow pool's freed blocks to the OS.
+
+    The pool (mimalloc or jemalloc) otherwise keeps the parse buffers of a read resident
+    for a while, and they add up with the id maps built right after it.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
