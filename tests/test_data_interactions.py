@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from tfdirectspec.data import InteractionData, from_pairs, split_by_ratio
+from tfdirectspec.data import InteractionData, from_columns, from_pairs, split_by_ratio
 from tfdirectspec.errors import InputError
 
 
@@ -152,3 +152,57 @@ def test_split_by_ratio_string_ids_and_edge_cases():
     assert len(test) == 0 and train.tolist() == pairs.tolist()
     with pytest.raises(InputError, match="test fraction"):
         split_by_ratio(pairs, 1.0, seed=0)
+
+
+def test_string_id_maps_equal_np_unique_and_searchsorted():
+    rng = np.random.default_rng(5)
+    words = np.array(["b", "a", "ä", "ab", "A", "10", "9", "z z", "日本"])
+    train = words[rng.integers(0, words.size, size=(200, 2))]
+    test = words[rng.integers(0, words.size, size=(30, 2))]
+    data = from_pairs(train, test)
+    for column, ids in ((0, data.user_ids), (1, data.item_ids)):
+        expected = np.unique(np.concatenate([train[:, column], test[:, column]]))
+        assert ids.dtype.kind == "U"
+        np.testing.assert_array_equal(ids, expected)
+    rows, cols = data.train.nonzero()
+    got = set(zip(data.user_ids[rows].tolist(), data.item_ids[cols].tolist(), strict=True))
+    assert got == {tuple(pair) for pair in train.tolist()}
+
+
+def test_from_columns_takes_arrow_strings_and_numpy_columns():
+    import pyarrow as pa
+
+    train = (pa.chunked_array([["u2", "u1"], ["u2"]]), pa.array(["x", "y", "y"]))
+    test = (np.array(["u3"]), pa.array(["x"], type=pa.large_string()))
+    data = from_columns(train, test)
+    assert data.user_ids.tolist() == ["u1", "u2", "u3"]
+    assert data.item_ids.tolist() == ["x", "y"]
+    assert data.train.toarray().tolist() == [[0, 1], [1, 1], [0, 0]]
+    assert data.test.toarray().tolist() == [[0, 0], [0, 0], [1, 0]]
+
+
+def test_from_columns_integer_ids_match_from_pairs_and_mixed_ids_become_text():
+    pairs = np.array([[10**15, 7], [3, 7], [3, 10**12]])
+    a = from_columns((pairs[:, 0], pairs[:, 1]))
+    b = from_pairs(pairs)
+    assert a.user_ids.dtype == np.int64
+    np.testing.assert_array_equal(a.user_ids, b.user_ids)
+    assert (a.train != b.train).nnz == 0
+    mixed = from_columns((np.array([2, 10]), np.array([1, 1])), (np.array(["x"]), np.array(["1"])))
+    assert mixed.user_ids.tolist() == ["10", "2", "x"]
+    with pytest.raises(ValueError, match="differ in length"):
+        from_columns((np.array([1, 2]), np.array([1])))
+
+
+def test_from_columns_rejects_what_from_pairs_rejects():
+    import pyarrow as pa
+
+    with pytest.raises(ValueError, match="integers or strings, got dtype float64"):
+        from_columns((np.array([1.5]), np.array([1])))
+    with pytest.raises(ValueError, match="must be 1-D"):
+        from_columns((np.zeros((2, 2), dtype=int), np.array([1, 2])))
+    with pytest.raises(ValueError, match="Arrow type double"):
+        from_columns((pa.array([1.5]), pa.array([1])))
+    with pytest.raises(ValueError, match="1 nulls"):
+        from_columns((pa.array(["a", None]), pa.array(["b", "c"])))
+    assert from_columns(([], [])).summary()["users"] == 0

@@ -1,11 +1,18 @@
-"""Readers of TSV, CSV and LightGCN text files: formats, fast path and error messages."""
+"""Readers of TSV, CSV and LightGCN text files: formats, fast paths and error messages."""
 
 from __future__ import annotations
 
+import re
+import sys
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from tfdirectspec.data import read_interactions
+from tfdirectspec.data import read_columns, read_interactions
+from tfdirectspec.data.arrow_text import PY_WHITESPACE, arrow_columns
+from tfdirectspec.data.byte_scan import count_byte, has_lone_cr
+from tfdirectspec.data.int_text import int_columns
 from tfdirectspec.data.readers import _fast_int_pairs, _parse_lines
 from tfdirectspec.errors import InputError
 
@@ -93,6 +100,7 @@ def test_string_ids_first_line_is_data_unless_it_is_made_of_header_words(tmp_pat
         ("a.txt", "0 1 2\n1 2 x\n", r"a\.txt:2: item id 'x' is not a non-negative integer$"),
         ("a.txt", "0 1\n-1 2\n", r"a\.txt:2: user id '-1' is not a non-negative integer$"),
         ("a.tsv", "user\titem\n", r"a\.tsv: no interactions$"),
+        ("a.csv", ",", r"a\.csv: no interactions$"),  # a header without a newline
         ("a.tsv", "\n \n", r"a\.tsv: no interactions$"),
         ("a.txt", "0\n1\n", r"a\.txt: no interactions$"),
         ("a.tsv", b"1\t2\n\xff\t3\n", r"a\.tsv:2: not valid UTF-8 text$"),
@@ -152,3 +160,131 @@ def test_fast_path_agrees_with_the_validating_parser(sep):
 )
 def test_fast_path_declines_what_it_does_not_fully_understand(text, sep):
     assert _fast_int_pairs(text.encode(), sep) is None
+
+
+def _random_int_text(rng, sep, lines=300):
+    rows = []
+    for user in rng.integers(0, 10**15, size=lines):
+        if sep is None:
+            items = rng.integers(0, 10**6, size=int(rng.integers(0, 4)))
+            rows.append(" ".join(str(x) for x in [user, *items]))
+        else:
+            rows.append(f"{user}{sep}{rng.integers(0, 10**6)}")
+        if rng.random() < 0.1:
+            rows.append(" \r")
+    return ("\r\n".join(rows) + "\n").encode()
+
+
+@pytest.mark.parametrize("sep", ["\t", ",", None])
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 1 << 20])
+def test_chunked_fast_path_equals_the_validating_parser(sep, chunk_bytes):
+    # Tiny chunks make lines straddle every possible chunk boundary.
+    buf = _random_int_text(np.random.default_rng(chunk_bytes), sep)
+    users, items = int_columns(buf, sep, chunk_bytes=chunk_bytes)
+    slow = _parse_lines(buf.decode(), "mem", sep, "int", 1)
+    np.testing.assert_array_equal(np.stack([users, items], axis=1), slow)
+
+
+def test_chunked_fast_path_declines_a_bad_line_in_a_later_chunk():
+    buf = b"1\t2\n" * 100 + b"3\tx\n" + b"4\t5\n" * 10
+    assert int_columns(buf, "\t", chunk_bytes=16) is None
+
+
+def test_chunked_fast_path_skips_header_bytes_without_copying():
+    buf = b"\xef\xbb\xbfuser\titem\n\xef\xbb\xbf1\t2\n"
+    users, items = int_columns(buf, "\t", begin=buf.index(b"\n") + 1)
+    assert (users.tolist(), items.tolist()) == ([1], [2])
+
+
+def test_python_whitespace_table_is_complete():
+    expected = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert PY_WHITESPACE == expected
+
+
+STRING_FILES = [
+    "a\tb\nc\td\n",
+    "user\titem\n a \t b \r\n\r\n\u3000c\x1c\td\n",  # header, padding, CRLF
+    " a \t b \r\n\r\n\u3000c\x1c\t\x85d\xa0\n",  # Unicode padding
+    "a\tb\tc\nd\te\tf\n",  # extra columns
+    "a\tb\nc\td\te\n",  # more fields than the first line: the line parser reads it
+    "a\tb\n  \n\t\nc\td\n",  # blank lines, one with a separator
+    "a\rb\tc\n",  # a lone CR belongs to the id
+    '"a"\t"b,c"\n',  # no quoting
+    "a\tb\n\tc\n",  # empty user: an error either way
+    "a\tb\nc\n",  # one field
+]
+
+
+@pytest.mark.parametrize("text", STRING_FILES)
+def test_string_fast_path_equals_the_validating_parser(tmp_path, text):
+    path = tmp_path / "s.tsv"
+    path.write_bytes(text.encode())
+    body = text.split("\n", 1)[1] if text.startswith("user\t") else text
+    first = 2 if text.startswith("user\t") else 1
+    try:
+        expected = _parse_lines(body, path, "\t", "str", first).tolist()
+    except InputError as error:
+        with pytest.raises(InputError, match=re.escape(str(error))):
+            read_interactions(path, id_type="str")
+        return
+    assert read_interactions(path, id_type="str").tolist() == expected
+    fast = arrow_columns(text.encode(), "\t", "str", begin=len(text) - len(body))
+    if fast is not None:  # when it answers, the fast path agrees
+        assert np.stack([c.to_pylist() for c in fast], axis=1).tolist() == expected
+
+
+def test_string_columns_stay_arrow_strings(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("user,item\nu1,i1\nu2,i1\n")
+    users, items = read_columns(path, id_type="str")
+    assert isinstance(users, pa.ChunkedArray) and users.to_pylist() == ["u1", "u2"]
+
+
+def test_string_fast_path_reports_invalid_utf8_by_line(tmp_path):
+    path = tmp_path / "s.tsv"
+    path.write_bytes(b"a\tb\nc\td\te\xff\n")
+    with pytest.raises(InputError, match=r"s\.tsv:2: not valid UTF-8 text$"):
+        read_interactions(path, id_type="str")
+
+
+INT_FILES = [
+    "1\t2\n3\t4\n",
+    " 1 \t 0002 \r\n\r\n  \n5\t6\t7.5\tx y\n",  # padding, CRLF, blank lines, extras
+    "1\t2\n3\t4\t5\n",  # more fields than the first line
+    "1\t2\n\t\n3\t4\n",  # a blank line holding a separator
+    "1\t\x0b2\x0c\n",  # whitespace Arrow does not trim
+    "1\t2\n-0\t4\n",  # Arrow reads -0 as 0
+    "1\t2\n0x10\t4\n",  # Arrow reads hex
+    "1\t2\n+4\t4\n",
+    "1\r2\t3\n",  # a lone CR is no line end for the line parser
+    "9223372036854775807\t1\n9223372036854775808\t1\n",
+    "1\t2\n3\t\n",
+    "1\t2\n3\n",
+]
+
+
+@pytest.mark.parametrize("text", INT_FILES)
+def test_integer_fast_paths_equal_the_validating_parser(tmp_path, text):
+    path = tmp_path / "i.tsv"
+    path.write_bytes(text.encode())
+    try:
+        expected = _parse_lines(text, path, "\t", "int", 1)
+    except InputError as error:
+        with pytest.raises(InputError, match=re.escape(str(error))):
+            read_interactions(path)
+        return
+    np.testing.assert_array_equal(read_interactions(path), expected)
+    for fast in (arrow_columns(text.encode(), "\t", "int"), int_columns(text.encode(), "\t")):
+        if fast is not None:  # when a fast path answers, it agrees
+            np.testing.assert_array_equal(np.stack(fast, axis=1), expected)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 1 << 20])
+def test_byte_scans_across_chunk_boundaries(chunk_bytes):
+    text = b"a\r\nb\rc\n\r\n\r"
+    assert count_byte(text, b"\n", chunk_bytes=chunk_bytes) == text.count(b"\n")
+    assert count_byte(text, b"\n", begin=4, chunk_bytes=chunk_bytes) == text.count(b"\n", 4)
+    assert has_lone_cr(text, chunk_bytes=chunk_bytes)
+    assert not has_lone_cr(b"a\r\nb\r\n", chunk_bytes=chunk_bytes)
+    assert has_lone_cr(b"a\r\nb\r", chunk_bytes=chunk_bytes)
+    assert not has_lone_cr(text[:9], begin=5, chunk_bytes=chunk_bytes)

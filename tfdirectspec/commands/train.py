@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and evaluate it")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
-    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt) and test.*")
+    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt|parquet) and test.*")
     p.add_argument("--config", help="a TOML file of training keys (overrides the zoo entry)")
     p.add_argument("--tower", choices=TOWERS)
     p.add_argument("--layers", type=int, help="LightGCN propagation layers")

@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help=HELP, description=DESCRIPTION)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
-    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt) and test.*")
+    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt|parquet) and test.*")
     p.add_argument(
         "--loss",
         default="directspec+",

@@ -23,8 +23,8 @@ from tfdirectspec.data.datasets import (
     load_dataset,
 )
 from tfdirectspec.data.download import default_cache_dir, download
-from tfdirectspec.data.interactions import InteractionData, from_pairs
-from tfdirectspec.data.readers import read_interactions
+from tfdirectspec.data.interactions import InteractionData, from_columns, from_pairs
+from tfdirectspec.data.readers import read_columns, read_interactions
 from tfdirectspec.data.splits import split_by_ratio
 from tfdirectspec.lazy import lazy_exports
 
@@ -37,10 +37,12 @@ __all__ = [
     "InteractionSampler",
     "default_cache_dir",
     "download",
+    "from_columns",
     "from_pairs",
     "list_datasets",
     "load_data_dir",
     "load_dataset",
+    "read_columns",
     "read_interactions",
     "split_by_ratio",
 ]

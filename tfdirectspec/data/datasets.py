@@ -17,14 +17,14 @@ from types import MappingProxyType
 import numpy as np
 
 from tfdirectspec.data.download import default_cache_dir, download
-from tfdirectspec.data.interactions import InteractionData, from_pairs
-from tfdirectspec.data.readers import read_interactions
+from tfdirectspec.data.interactions import InteractionData, from_columns, from_pairs
+from tfdirectspec.data.readers import read_columns
 from tfdirectspec.errors import InputError
 
 #: Environment variable naming a folder with local copies, e.g. ``$TFDIRECTSPEC_DATA/gowalla``.
 DATA_ENV = "TFDIRECTSPEC_DATA"
 #: Extensions tried, in order, for ``train``/``test``/``valid`` files of a data folder.
-SPLIT_EXTENSIONS = (".tsv", ".csv", ".txt")
+SPLIT_EXTENSIONS = (".tsv", ".csv", ".txt", ".parquet")
 
 _LIGHTGCN_RAW = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data"
 
@@ -58,7 +58,7 @@ class DatasetSpec:
         description: one line for listings.
         embedded: file name under ``_embedded/`` for datasets shipped in the package.
         files: the remote files of downloadable datasets.
-        fmt: format of the remote files (see :func:`read_interactions`).
+        fmt: format of the remote files (see :func:`~tfdirectspec.data.readers.read_columns`).
         sources: ``(file name, sha256)`` of the original files the data was built from.
     """
 
@@ -153,14 +153,14 @@ def load_dataset(name: str, cache_dir: str | os.PathLike | None = None) -> Inter
 
 
 def load_data_dir(path: str | os.PathLike, id_type: str = "int") -> InteractionData:
-    """Loads a folder holding ``train.(tsv|csv|txt)`` and optionally ``test.*``/``valid.*``.
+    """Loads a folder holding ``train.(tsv|csv|txt|parquet)`` and optionally ``test.*``/``valid.*``.
 
     A missing test (or valid) file gives an empty matrix; a caller may then split the
     train pairs with :func:`split_by_ratio` instead.
 
     Args:
         path: the folder.
-        id_type: ``"int"`` or ``"str"``, see :func:`read_interactions`.
+        id_type: ``"int"`` or ``"str"``, see :func:`~tfdirectspec.data.readers.read_columns`.
 
     Returns:
         The ``InteractionData``, named after the folder.
@@ -184,11 +184,13 @@ def load_data_dir(path: str | os.PathLike, id_type: str = "int") -> InteractionD
     if found["train"] is None:
         names = ", ".join(f"train{ext}" for ext in SPLIT_EXTENSIONS)
         raise InputError(f"{path}: no train file (looked for {names})")
-    pairs = {
-        role: read_interactions(file, id_type=id_type) if file is not None else None
+    columns = {
+        role: read_columns(file, id_type=id_type) if file is not None else None
         for role, file in found.items()
     }
-    return from_pairs(pairs["train"], pairs["test"], pairs["valid"], name=folder.resolve().name)
+    return from_columns(
+        columns["train"], columns["test"], columns["valid"], name=folder.resolve().name
+    )
 
 
 def write_embedded(
@@ -248,7 +250,7 @@ def _load_remote(spec: DatasetSpec, cache_dir: str | os.PathLike | None) -> Inte
     """Downloads (or reuses from the cache) the files of ``spec`` and reads them."""
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = folder / spec.name
-    pairs = {}
+    columns = {}
     for remote in spec.files:
         try:
             file = download(remote.url, remote.checksum, folder / remote.filename)
@@ -257,12 +259,12 @@ def _load_remote(spec: DatasetSpec, cache_dir: str | os.PathLike | None) -> Inte
                 f"{error} (or set {DATA_ENV} to a folder holding "
                 f"{spec.name}/train.tsv and {spec.name}/test.tsv)"
             ) from None
-        pairs[remote.role] = read_interactions(file, fmt=spec.fmt)
-    return from_pairs(pairs["train"], pairs.get("test"), pairs.get("valid"), name=spec.name)
+        columns[remote.role] = read_columns(file, fmt=spec.fmt)
+    return from_columns(columns["train"], columns.get("test"), columns.get("valid"), name=spec.name)
 
 
 def _split_file(folder: Path, role: str) -> Path | None:
-    """The single ``<role>.(tsv|csv|txt)`` file in ``folder``, or ``None``."""
+    """The single ``<role>.(tsv|csv|txt|parquet)`` file in ``folder``, or ``None``."""
     candidates = [folder / f"{role}{ext}" for ext in SPLIT_EXTENSIONS]
     present = [file for file in candidates if file.is_file()]
     if len(present) > 1:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from tfdirectspec.data.id_maps import encode_ids
 from tfdirectspec.data.splits import check_fraction, holdout_mask
 from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import ParameterError
@@ -301,22 +303,109 @@ def from_pairs(
     """
     labelled = (("train", train_pairs), ("test", test_pairs), ("valid", valid_pairs))
     parts = [_as_pairs(pairs, label) for label, pairs in labelled]
-    non_empty = [p for p in parts if len(p)]
-    integer = all(p.dtype.kind in "iu" for p in non_empty)
-    if not integer:
+    if not all(p.dtype.kind in "iu" for p in parts if len(p)):
         parts = [p.astype(str) for p in parts]
-    else:
-        parts = [p.astype(np.int64) for p in parts]
-    user_ids = np.unique(np.concatenate([p[:, 0] for p in parts]))
-    item_ids = np.unique(np.concatenate([p[:, 1] for p in parts]))
+    train, test, valid = ((p[:, 0], p[:, 1]) for p in parts)
+    return from_columns(train, test, valid, name=name)
+
+
+def from_columns(
+    train: tuple[Any, Any],
+    test: tuple[Any, Any] | None = None,
+    valid: tuple[Any, Any] | None = None,
+    name: str = "",
+) -> InteractionData:
+    """Builds ``InteractionData`` from ``(users, items)`` columns of raw ids, per split.
+
+    The same maps as :func:`from_pairs`, built without ever holding the ``n`` raw ids as
+    one numpy string array: columns may be numpy arrays or pyarrow string arrays (as
+    :func:`~tfdirectspec.data.readers.read_columns` returns them), and ids become codes
+    by hashing (:func:`~tfdirectspec.data.id_maps.encode_ids`). If any column holds
+    strings, integer columns are mapped as their decimal text.
+
+    Args:
+        train: ``(users, items)`` of the train pairs (equal lengths).
+        test: those of the test pairs, or ``None`` for an empty test matrix.
+        valid: those of the validation pairs, or ``None``.
+        name: label stored on the result.
+
+    Returns:
+        The ``InteractionData``.
+
+    Example:
+        >>> data = from_columns((np.array([10, 11]), np.array([5, 5])), (np.array([12]), [6]))
+        >>> data.user_ids.tolist(), data.item_ids.tolist(), data.test.nnz
+        ([10, 11, 12], [5, 6], 1)
+    """
+    splits = [
+        _as_columns(split, label)
+        for label, split in (("train", train), ("test", test), ("valid", valid))
+    ]
+    if not all(_is_integer(c) for split in splits for c in split if len(c)):
+        splits = [tuple(_as_text(c) for c in split) for split in splits]
+    user_codes, user_ids = encode_ids([users for users, _ in splits])
+    item_codes, item_ids = encode_ids([items for _, items in splits])
     shape = (len(user_ids), len(item_ids))
-    train, test, valid = (
-        _binary_csr(np.searchsorted(user_ids, p[:, 0]), np.searchsorted(item_ids, p[:, 1]), shape)
-        for p in parts
+    train_m, test_m, valid_m = (
+        _binary_csr(rows, cols, shape) for rows, cols in zip(user_codes, item_codes, strict=True)
     )
     return InteractionData(
-        train=train, test=test, valid=valid, user_ids=user_ids, item_ids=item_ids, name=name
+        train=train_m, test=test_m, valid=valid_m, user_ids=user_ids, item_ids=item_ids, name=name
     )
+
+
+def _as_columns(split: tuple[Any, Any] | None, label: str) -> tuple[Any, Any]:
+    """``split`` as two columns of equal length (empty ``int64`` ones for ``None``)."""
+    if split is None:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    users, items = (_as_column(column, label) for column in split)
+    if len(users) != len(items):
+        raise ValueError(f"{label} users and items differ in length: {len(users)} != {len(items)}")
+    return users, items
+
+
+def _as_column(column: Any, label: str) -> Any:
+    """A 1-D numpy array of integers or strings, or a pyarrow array of them (kept as is)."""
+    if hasattr(column, "type") and hasattr(column, "null_count"):  # pyarrow, not imported
+        import pyarrow as pa
+
+        kind = column.type
+        if not (
+            pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        ):
+            raise ValueError(f"{label} ids must be integers or strings, got Arrow type {kind}")
+        if column.null_count:
+            raise ValueError(f"{label} ids hold {column.null_count} nulls")
+        return column
+    array = np.asarray(column)
+    if array.ndim != 1:
+        raise ValueError(f"{label} columns must be 1-D, got shape {array.shape}")
+    if array.size == 0 and array.dtype.kind not in "iuUS":
+        return np.empty(0, dtype=np.int64)
+    if array.dtype.kind == "O":
+        array = array.astype(str)
+    if array.dtype.kind not in "iuUS":
+        raise ValueError(f"{label} ids must be integers or strings, got dtype {array.dtype}")
+    return array
+
+
+def _is_integer(column: Any) -> bool:
+    if isinstance(column, np.ndarray):
+        return column.dtype.kind in "iu"
+    import pyarrow as pa
+
+    return pa.types.is_integer(column.type)
+
+
+def _as_text(column: Any) -> Any:
+    """Integer ids as their decimal text; strings unchanged."""
+    if not _is_integer(column):
+        return column
+    if isinstance(column, np.ndarray):
+        return column.astype(str)
+    import pyarrow as pa
+
+    return column.cast(pa.string())
 
 
 def _as_pairs(pairs, label: str) -> np.ndarray:

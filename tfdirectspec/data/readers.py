@@ -1,4 +1,4 @@
-"""Readers of interaction files: TSV, CSV and LightGCN text, into ``[n, 2]`` arrays of raw ids.
+"""Readers of interaction files: TSV, CSV, LightGCN text and Parquet, into raw id columns.
 
 Supported layouts (blank lines are skipped everywhere):
 
@@ -8,51 +8,55 @@ Supported layouts (blank lines are skipped everywhere):
   header words such as ``user``/``item``, since any text could be a string id).
 * LightGCN text: ``user item item ...`` separated by whitespace, one user per line;
   a line holding only a user is allowed and contributes no pair.
+* Parquet: see :mod:`tfdirectspec.data.parquet`.
 
-Integer files take a vectorised byte-level fast path (Gowalla's 810k lines read in well
-under a second). Whatever the fast path does not recognise goes through a validating
-line-by-line parser, which either reads the file or raises
-:class:`~tfdirectspec.errors.InputError` naming the file and line.
+Text takes a fast path when it can: TSV/CSV pyarrow's CSV reader
+(:mod:`tfdirectspec.data.arrow_text`; string ids stay Arrow strings, never Python
+objects), integer files it declines and LightGCN text a chunked byte-level parse
+(:mod:`tfdirectspec.data.int_text`, bounded memory). Whatever the fast paths do not fully
+recognise goes through a validating line-by-line parser, which either reads the file
+or raises :class:`~tfdirectspec.errors.InputError` naming the file and line.
+:func:`read_columns` gives the columns, :func:`read_interactions` the ``[n, 2]`` array
+of the same ids.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from tfdirectspec.data.int_text import int_columns
 from tfdirectspec.errors import InputError
 
 #: Accepted values of ``fmt`` (``"txt"`` is an alias of ``"lightgcn"``).
-FORMATS = ("auto", "tsv", "csv", "lightgcn", "txt")
+FORMATS = ("auto", "tsv", "csv", "lightgcn", "txt", "parquet")
 #: Accepted values of ``id_type``.
 ID_TYPES = ("int", "str")
 
 _SEPARATORS = {"tsv": "\t", "csv": ","}
-_EXTENSIONS = {".tsv": "tsv", ".csv": "csv", ".txt": "lightgcn"}
+_EXTENSIONS = {".tsv": "tsv", ".csv": "csv", ".txt": "lightgcn", ".parquet": "parquet"}
+_PARQUET_MAGIC = b"PAR1"
 _SIGNED_INT = re.compile(r"[+-]?[0-9]+")
 # Words that mark a header line when ids are strings (then "not an integer" proves nothing).
 _HEADER_WORDS = frozenset(
     {"user", "item", "users", "items", "user_id", "item_id", "userid", "itemid", "uid", "iid"}
 )
-# 18 decimal digits always fit in int64; longer runs go to the exact slow path.
-_MAX_FAST_DIGITS = 18
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 def read_interactions(
     path: str | os.PathLike, fmt: str = "auto", id_type: str = "int"
 ) -> np.ndarray:
-    """Reads a file of user-item interactions.
+    """Reads a file of user-item interactions into one ``[n, 2]`` array.
 
     Args:
         path: the file to read.
-        fmt: ``"tsv"``, ``"csv"``, ``"lightgcn"`` (alias ``"txt"``) or ``"auto"``, which
-            picks from the extension (``.tsv``, ``.csv``, ``.txt``; a ``.txt`` whose first
-            non-blank line has a comma is CSV) and otherwise from the first non-blank line
-            (a tab means TSV, a comma CSV, else LightGCN text).
+        fmt: see :func:`read_columns`.
         id_type: ``"int"`` (ids must be non-negative integers) or ``"str"`` (any text).
 
     Returns:
@@ -60,10 +64,7 @@ def read_interactions(
         for ``id_type="int"``, a numpy string array otherwise. Duplicates are kept.
 
     Raises:
-        InputError: a missing or unreadable file, a malformed line
-            (``"{path}:{lineno}: expected at least 2 fields, got 1"``), a bad id
-            (``"{path}:{lineno}: user id 'abc' is not a non-negative integer"``) or a file
-            without any pair (``"{path}: no interactions"``).
+        InputError: see :func:`read_columns`.
 
     Example:
         >>> import tempfile
@@ -81,26 +82,115 @@ def read_interactions(
         ...
         tfdirectspec.errors.InputError: .../bad.tsv:2: user id 'x' is not a non-negative integer
     """
+    users, items = read_columns(path, fmt, id_type)
+    if id_type == "int":
+        return np.stack([users, items], axis=1)
+    return np.stack([_numpy_strings(users), _numpy_strings(items)], axis=1)
+
+
+def read_columns(
+    path: str | os.PathLike, fmt: str = "auto", id_type: str = "int"
+) -> tuple[Any, Any]:
+    """Reads a file of user-item interactions into a user column and an item column.
+
+    Args:
+        path: the file to read.
+        fmt: ``"tsv"``, ``"csv"``, ``"lightgcn"`` (alias ``"txt"``), ``"parquet"`` or
+            ``"auto"``, which picks from the extension (``.tsv``, ``.csv``, ``.txt``,
+            ``.parquet``; a ``.txt`` whose first non-blank line has a comma is CSV) and
+            otherwise from the content (Parquet's magic bytes; a tab in the first
+            non-blank line means TSV, a comma CSV, else LightGCN text).
+        id_type: ``"int"`` (ids must be non-negative integers) or ``"str"`` (any text).
+
+    Returns:
+        ``(users, items)`` of equal length in file order, duplicates kept: ``int64`` numpy
+        arrays for ``id_type="int"``; for ``"str"``, pyarrow string arrays (or numpy
+        string arrays from the validating parser), ready for
+        :func:`~tfdirectspec.data.interactions.from_columns`.
+
+    Raises:
+        InputError: a missing or unreadable file, a malformed line
+            (``"{path}:{lineno}: expected at least 2 fields, got 1"``), a bad id
+            (``"{path}:{lineno}: user id 'abc' is not a non-negative integer"``), a bad
+            Parquet column (``"{path}: column 'user' row 3: id -2 is not a non-negative
+            integer"``) or a file without any pair (``"{path}: no interactions"``).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "train.tsv"
+        >>> _ = path.write_text("7\\t15\\n8\\t15\\n")
+        >>> users, items = read_columns(path)
+        >>> users.tolist(), items.tolist()
+        ([7, 8], [15, 15])
+        >>> [column.to_pylist() for column in read_columns(path, id_type="str")]
+        [['7', '8'], ['15', '15']]
+    """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if id_type not in ID_TYPES:
         raise InputError(f"unknown id type {id_type!r} (known: {', '.join(ID_TYPES)})")
+    _check_file(path)
+    if fmt == "parquet" or (fmt == "auto" and _looks_like_parquet(path)):
+        from tfdirectspec.data.parquet import read_parquet_columns
+
+        return read_parquet_columns(path, id_type)
     buf = _read_bytes(path)
-    text = _decode(buf, path)
-    fmt = _resolve_format(path, fmt, text)
+    fmt = _resolve_format(path, fmt, buf)
     sep = _SEPARATORS.get(fmt)
     body_start, first_lineno = 0, 1
     if sep is not None:
-        body_start, first_lineno = _skip_header(buf, sep, id_type)
-    pairs = None
-    if id_type == "int":
-        pairs = _fast_int_pairs(buf[body_start:], sep)
-    if pairs is None:
+        body_start, first_lineno = _skip_header(buf, sep, id_type, path)
+    columns = None
+    if sep is not None:
+        from tfdirectspec.data.arrow_text import arrow_columns
+
+        if not buf.isascii():
+            _check_utf8(buf, path)
+        columns = arrow_columns(buf, sep, id_type, begin=body_start)
+    if columns is None and id_type == "int":
+        columns = int_columns(buf, sep, begin=body_start)
+    if columns is None:
+        _decode(buf, path)  # the first bad byte is reported before any bad line
         body = buf[body_start:].decode("utf-8-sig" if body_start == 0 else "utf-8")
+        del buf
         pairs = _parse_lines(body, path, sep, id_type, first_lineno)
-    if len(pairs) == 0:
+        columns = pairs[:, 0], pairs[:, 1]
+    if len(columns[0]) == 0:
         raise InputError(f"{path}: no interactions")
-    return pairs
+    return columns
+
+
+def _fast_int_pairs(buf: bytes, sep: str | None) -> np.ndarray | None:
+    """The fast integer parse as one ``[n, 2]`` array, or ``None`` (see ``int_columns``)."""
+    columns = int_columns(buf, sep)
+    return None if columns is None else np.stack(columns, axis=1)
+
+
+def _numpy_strings(column: Any) -> np.ndarray:
+    """A numpy string array of a pyarrow or numpy column of strings."""
+    if isinstance(column, np.ndarray):
+        return column.astype(str, copy=False)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=str)
+
+
+def _check_file(path: str | os.PathLike) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path}: is a directory, expected a file")
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+
+
+def _looks_like_parquet(path: str | os.PathLike) -> bool:
+    """A ``.parquet`` name, or Parquet's magic bytes in a file without a known extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix] == "parquet"
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
+    except OSError:
+        return False  # reported with the file's other read errors
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
@@ -125,14 +215,29 @@ def _decode(buf: bytes, path: str | os.PathLike) -> str:
         raise InputError(f"{path}:{lineno}: not valid UTF-8 text") from None
 
 
-def _resolve_format(path: str | os.PathLike, fmt: str, text: str) -> str:
+def _check_utf8(buf: bytes, path: str | os.PathLike, chunk_bytes: int = 16 << 20) -> None:
+    """Raises like :func:`_decode` on invalid UTF-8, decoding chunk by chunk (no full copy)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(buf)
+    try:
+        for start in range(0, len(buf), chunk_bytes):
+            decoder.decode(view[start : start + chunk_bytes])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        _decode(buf, path)
+        raise
+
+
+def _resolve_format(path: str | os.PathLike, fmt: str, buf: bytes) -> str:
     """Maps ``auto`` and aliases to one of ``tsv``, ``csv`` or ``lightgcn``."""
     if fmt == "txt":
         return "lightgcn"
     if fmt != "auto":
         return fmt
     by_extension = _EXTENSIONS.get(Path(path).suffix.lower())
-    first = next((line for line in text.split("\n") if line.strip()), "")
+    if by_extension in ("tsv", "csv"):
+        return by_extension
+    first = _first_line(buf, path)
     # A comma is never valid LightGCN text, so a .txt with commas is taken for CSV.
     if by_extension == "lightgcn" and "," in first:
         return "csv"
@@ -145,7 +250,28 @@ def _resolve_format(path: str | os.PathLike, fmt: str, text: str) -> str:
     return "lightgcn"
 
 
-def _skip_header(buf: bytes, sep: str, id_type: str) -> tuple[int, int]:
+def _first_line(buf: bytes, path: str | os.PathLike) -> str:
+    """The first non-blank line (``""`` if none), decoding only the lines before it."""
+    pos = 0
+    while pos < len(buf):
+        end = buf.find(b"\n", pos)
+        end = len(buf) if end < 0 else end
+        line = _decode_line(buf, pos, end, path)
+        if line.strip():
+            return line
+        pos = end + 1
+    return ""
+
+
+def _decode_line(buf: bytes, pos: int, end: int, path: str | os.PathLike) -> str:
+    try:
+        return buf[pos:end].decode("utf-8-sig" if pos == 0 else "utf-8")
+    except UnicodeDecodeError:
+        _decode(buf, path)  # raises, naming the line
+        raise
+
+
+def _skip_header(buf: bytes, sep: str, id_type: str, path: str | os.PathLike) -> tuple[int, int]:
     """Finds a header on the first non-blank line.
 
     Returns:
@@ -156,7 +282,7 @@ def _skip_header(buf: bytes, sep: str, id_type: str) -> tuple[int, int]:
     while pos < len(buf):
         end = buf.find(b"\n", pos)
         end = len(buf) if end < 0 else end
-        line = buf[pos:end].decode("utf-8-sig" if pos == 0 else "utf-8")
+        line = _decode_line(buf, pos, end, path)
         if line.strip():
             fields = [f.strip() for f in line.split(sep)]
             if len(fields) >= 2 and _is_header(fields[0], fields[1], id_type):
@@ -218,83 +344,3 @@ def _parse_str_id(token: str, role: str, where: str) -> str:
     if not token:
         raise InputError(f"{where}: empty {role} id")
     return token
-
-
-def _fast_int_pairs(buf: bytes, sep: str | None) -> np.ndarray | None:
-    """Vectorised parse of a well-formed integer file.
-
-    Accepts a strict subset of what :func:`_parse_lines` accepts (ASCII digits, the
-    separator, whitespace) and gives the same pairs; returns ``None`` for anything else
-    so the slow parser reads the file or reports the exact bad line.
-    """
-    if buf.startswith(b"\xef\xbb\xbf"):
-        buf = buf[3:]
-    a = np.frombuffer(buf, dtype=np.uint8)
-    if a.size == 0:
-        return np.empty((0, 2), dtype=np.int64)
-    is_digit = (a >= ord("0")) & (a <= ord("9"))
-    is_newline = a == ord("\n")
-    is_sep = a == ord(sep) if sep is not None else np.zeros_like(is_digit)
-    is_space = (a == ord(" ")) | (a == ord("\r")) | (a == 0x0B) | (a == 0x0C)
-    if sep != "\t":
-        is_space |= a == ord("\t")
-    if not np.all(is_digit | is_newline | is_sep | is_space):
-        return None
-    values, starts = _digit_runs(a, is_digit)
-    if values is None:
-        return None
-    if sep is None:
-        return _lightgcn_pairs(values, starts, is_newline)
-    return _separated_pairs(values, starts, is_newline, is_sep)
-
-
-def _digit_runs(a: np.ndarray, is_digit: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """Values and start offsets of the maximal runs of digits (``None`` if one is too long)."""
-    edges = np.diff(is_digit.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    lengths = np.flatnonzero(edges == -1) - starts
-    if lengths.size == 0:
-        return np.empty(0, dtype=np.int64), starts
-    longest = int(lengths.max())
-    if longest > _MAX_FAST_DIGITS:
-        return None, starts
-    # Horner's rule over digit columns: memory stays O(runs), not O(bytes).
-    values = np.zeros(starts.size, dtype=np.int64)
-    last = a.size - 1
-    for j in range(longest):
-        digit = a[np.minimum(starts + j, last)].astype(np.int64) - ord("0")
-        values = np.where(j < lengths, values * 10 + digit, values)
-    return values, starts
-
-
-def _lightgcn_pairs(values: np.ndarray, starts: np.ndarray, is_newline: np.ndarray) -> np.ndarray:
-    """Pairs each token with the first token (the user) of its line."""
-    line_of_run = np.searchsorted(np.flatnonzero(is_newline), starts)
-    is_first = np.ones(values.size, dtype=bool)
-    is_first[1:] = line_of_run[1:] != line_of_run[:-1]
-    first_index = np.maximum.accumulate(np.where(is_first, np.arange(values.size), 0))
-    items = ~is_first
-    return np.stack([values[first_index[items]], values[items]], axis=1)
-
-
-def _separated_pairs(
-    values: np.ndarray, starts: np.ndarray, is_newline: np.ndarray, is_sep: np.ndarray
-) -> np.ndarray | None:
-    """First two fields of each line, if every field holds exactly one integer.
-
-    A field is the text between two boundaries (separators or newlines). Fields that
-    are whole lines must be blank; all other fields must hold exactly one run of digits.
-    """
-    boundaries = np.flatnonzero(is_newline | is_sep)
-    field_of_run = np.searchsorted(boundaries, starts)
-    boundary_is_newline = is_newline[boundaries]
-    num_fields = boundary_is_newline.size + 1
-    starts_line = np.concatenate(([True], boundary_is_newline))
-    ends_line = np.concatenate((boundary_is_newline, [True]))
-    runs_per_field = np.bincount(field_of_run, minlength=num_fields)
-    whole_line = starts_line & ends_line
-    if not np.all(np.where(whole_line, runs_per_field == 0, runs_per_field == 1)):
-        return None
-    # Now runs and non-blank fields correspond one to one, and each such line has >= 2.
-    user_runs = np.flatnonzero(starts_line[field_of_run])
-    return np.stack([values[user_runs], values[user_runs + 1]], axis=1)
