@@ -119,7 +119,7 @@ def stage_synthesize(folder: Path, pairs: int) -> dict[str, Any]:
     return out
 
 
-def _load(folder: Path, fmt: str = "tsv"):
+def _load(folder: Path, fmt: str = "parquet"):
     from tfdirectspec.data.datasets import load_data_dir
 
     return load_data_dir(folder / fmt)
