@@ -44,8 +44,10 @@ anything):
    not counted (SGD: ``4·B·d``; Adam: ~``10·(U+I)·d`` dense).
 
 4. **Ratios**: achieved FLOP/s = counted FLOPs / step time, and its ratio to
-   ``R``, per B and optimiser (median of ``--repeats`` runs, each with a fresh
-   model); plus the split of step time: ``sampler = fit_sampler − fit_step``,
+   ``R`` (the reference measured right before and right after that batch size,
+   median of the two: the load of a shared machine drifts), per B and optimiser
+   (median of ``--repeats`` runs, each with a fresh model); plus the split of
+   step time: ``sampler = fit_sampler − fit_step``,
    ``optimizer + gather + Keras = fit_step − loss_fwd_bwd``, ``loss elementwise
    = loss_fwd_bwd − matmuls_only``, and the fraction of the step that is not
    matmul, ``1 − matmuls_only / fit_sampler``.
@@ -53,7 +55,27 @@ anything):
 The issue's target: the step reaches ≥ 70 % of ``R`` at B = 256, d = 64; the
 JSON says whether it does, and the smallest B that does.
 
-Run (from the repository root; ~10 minutes on 2 cores)::
+Findings on the shared 2-core CPU machine (load average 5–10 from other jobs;
+the square-matmul reference itself moved between 32 and 145 GFLOP/s within a
+run): ``docs/benchmarks/step_flops_citeulike.json`` (all six B, one global
+reference) and ``step_flops_citeulike_small_batches.json`` (B 256–1024, local
+references). The analytic matmul count equals the profiler's ``MatMul``
+float_ops exactly (100,663,296 at B = 256). The SGD step at B = 256 takes
+3.1–3.5 ms in both runs (30–33 GFLOP/s), 0.36–0.38 of the reference: the
+≥ 70 % target is **not** met. The step's matmuls alone, at its shapes, take
+0.4–0.8 ms, so 78–88 % of the step is not matmul: the loss's elementwise work
+(normalisation, softmax, norm shrink, forward and backward) and per-op
+overheads (gathers, the IndexedSlices update, Keras' step) dominate at this
+size. The ratio peaks at B = 512–1024 (0.60–0.72 SGD; 0.72 at 1024 in the
+first run, 0.66 at 512 in the second): no batch size reaches 0.70 reliably;
+from B = 2048 on it falls back to ~0.5 (the ``B × B`` softmax matrices,
+16–256 MB, stream through memory). Adam costs ~9 ms more per step (the dense
+update of both tables and both moments, ``(U + I) · d`` floats each): 11.9–12.4
+ms at B = 256 (ratio 0.10), converging on SGD at B ≥ 4096. The time split from
+the looped loss/matmul variants is noisy (some residuals come out negative);
+the fit times and the matmul-only times are the robust figures.
+
+Run (from the repository root; ~20 minutes on the loaded 2 cores)::
 
     python -m pipelines.bench_step_flops --repeats 3 --out docs/benchmarks/step_flops_citeulike.json
 
@@ -361,14 +383,27 @@ def main(argv: list[str] | None = None) -> dict:
     def reference_round() -> dict[int, float]:
         return {n: matmul_flops_per_second(n, args.matmul_calls) for n in args.matmul_sizes}
 
-    before = reference_round()
-    batches = [measure_batch(b, args, data, max(before.values())) for b in args.batch_sizes]
-    after = reference_round()  # the machine may have changed under us: report both
-    reference = max(statistics.median([before[n], after[n]]) for n in args.matmul_sizes)
-    for record in batches:  # final ratios against the median of the two reference rounds
+    # The load of a shared machine drifts: each batch size is compared with the
+    # reference measured right before and right after it (the median of the two).
+    rounds = [reference_round()]
+    batches = []
+    for b in args.batch_sizes:
+        record = measure_batch(b, args, data, max(rounds[-1].values()))
+        rounds.append(reference_round())
+        local = max(statistics.median([rounds[-2][n], rounds[-1][n]]) for n in args.matmul_sizes)
+        record["local_reference_flops_per_second"] = local
+        for key in ("matmuls_only", "loss_fwd_bwd"):
+            record[f"{key}_over_reference"] = round(
+                record[f"{key}_over_reference"] * max(rounds[-2].values()) / local, 4
+            )
         for optimizer in ("sgd", "adam"):
             entry = record[optimizer]
-            entry["ratio_to_reference"] = round(entry["achieved_flops_per_second"] / reference, 4)
+            entry["ratio_to_reference"] = round(entry["achieved_flops_per_second"] / local, 4)
+            entry["ratio_to_reference_without_sampler"] = round(
+                record["flops_per_step"]["total"] / (entry["fit_step_ms"] * 1e-3) / local, 4
+            )
+        batches.append(record)
+    reference = statistics.median(max(r.values()) for r in rounds)
     reaching = [
         r["batch_size"] for r in batches if r["sgd"]["ratio_to_reference"] >= TARGET_FRACTION
     ]
@@ -390,9 +425,8 @@ def main(argv: list[str] | None = None) -> dict:
             for b in args.batch_sizes[:2]
         },
         "matmul_reference_flops_per_second": {
-            "by_size_before": {str(n): v for n, v in before.items()},
-            "by_size_after": {str(n): v for n, v in after.items()},
-            "reference": reference,
+            "rounds_by_size": [{str(n): v for n, v in r.items()} for r in rounds],
+            "median_of_rounds": reference,
         },
         "batches": batches,
         "target_fraction": TARGET_FRACTION,
