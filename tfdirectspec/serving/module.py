@@ -72,10 +72,10 @@ def blocked_top_k(scores: tf.Tensor, k: int, block: int) -> tuple[tf.Tensor, tf.
     (also ``-inf`` ones) and is never chosen since ``k ≤ I``. Needs ``k ≤ block``.
 
     Example:
-        >>> scores = tf.constant([[0.1, 0.9, 0.5, 0.9, -1.0, 0.5, 0.7]])
+        >>> scores = tf.constant([[1.0, 9.0, 5.0, 9.0, -1.0, 5.0, 7.0]])  # a tie at 9
         >>> values, index = blocked_top_k(scores, k=3, block=3)
-        >>> index.numpy().tolist(), values.numpy().round(1).tolist()
-        ([[1, 3, 6]], [[0.9, 0.9, 0.7]])
+        >>> index.numpy().tolist(), values.numpy().tolist()
+        ([[1, 3, 6]], [[9.0, 9.0, 7.0]])
     """
     rows, items = tf.shape(scores)[0], tf.shape(scores)[1]
     blocks = (items + block - 1) // block
