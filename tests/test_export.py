@@ -339,3 +339,47 @@ def test_tables_from_run_rejects_unfinished_runs(tmp_path):
 
     with pytest.raises(InputError, match="not a finished run"):
         tables_from_run(tmp_path)
+
+
+@pytest.mark.parametrize("items, k, block", [(1, 1, 1), (10, 3, 3), (37, 5, 8), (64, 8, 16)])
+def test_blocked_top_k_is_plain_top_k(items, k, block):
+    from tfdirectspec.serving.module import blocked_top_k
+
+    rng = np.random.default_rng(items)
+    # Few distinct values: many ties; some -inf (excluded items), whole -inf rows too.
+    scores = rng.integers(0, 4, (6, items)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[0] = -np.inf
+    want_values, want_index = tf.math.top_k(tf.constant(scores), k)
+    values, index = blocked_top_k(tf.constant(scores), k, block)
+    np.testing.assert_array_equal(index.numpy(), want_index.numpy())
+    np.testing.assert_array_equal(values.numpy(), want_values.numpy())
+
+
+def test_blocked_serving_equals_brute_force():
+    import scipy.sparse as sp
+
+    from tfdirectspec.serving import build_module
+
+    rng = np.random.default_rng(0)
+    users, items, k = 7, 50, 6
+    # Integer-valued vectors: exact float scores with many ties.
+    user_table = rng.integers(-2, 3, (users, 3)).astype(np.float32)
+    item_table = rng.integers(-2, 3, (items, 3)).astype(np.float32)
+    seen = sp.csr_matrix((rng.random((users, items)) < 0.2).astype(np.float32))
+    tables = ExportTables(
+        user_table, item_table, np.arange(users) + 100, np.arange(items) + 1000, seen
+    )
+    blocked = build_module(tables, k, top_k_block=8)  # 50 items ≥ 4 blocks: 7, the last padded
+    plain = build_module(tables, k, top_k_block=items)
+    assert blocked.top_k_block == 8 and plain.top_k_block == items
+    request = tf.constant(np.r_[np.arange(users) + 100, 5], tf.int64)  # 5: unknown user
+    got, want = blocked.serving_default(request), plain.serving_default(request)
+    for key in ("item_ids", "scores", "known_user"):
+        np.testing.assert_array_equal(got[key].numpy(), want[key].numpy())
+    # Brute force by hand for the known users.
+    scores = user_table @ item_table.T
+    scores[seen.toarray() > 0] = -np.inf
+    values, index = tf.math.top_k(tf.constant(scores), k)
+    np.testing.assert_array_equal(got["item_ids"].numpy()[:users], index.numpy() + 1000)
+    np.testing.assert_array_equal(got["scores"].numpy()[:users], values.numpy())
