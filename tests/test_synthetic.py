@@ -13,7 +13,7 @@ from tfdirectspec.cli import main
 from tfdirectspec.data import synthetic_write
 from tfdirectspec.data.readers import read_interactions
 from tfdirectspec.data.synthetic import MAX_INT_ID, synthesize
-from tfdirectspec.data.synthetic_quality import planted_quality
+from tfdirectspec.evaluation.planted import planted_quality
 from tfdirectspec.data.synthetic_write import write_synthetic
 from tfdirectspec.errors import InputError
 

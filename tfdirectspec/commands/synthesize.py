@@ -8,7 +8,7 @@ item popularity and a planted rank-``--rank`` preference structure
 ``DIR/train.tsv``, ``DIR/test.tsv`` (or ``.parquet``), ``DIR/truth.npz`` and
 ``DIR/synthetic.json`` (:mod:`tfdirectspec.data.synthetic_write`). Unless
 ``--no-quality``, the JSON also records the test NDCG/Recall@20 of the planted model
-against popularity (:mod:`tfdirectspec.data.synthetic_quality`).
+against popularity (:mod:`tfdirectspec.evaluation.planted`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = {"generate": round(time.perf_counter() - start, 2)}
     extra = {}
     if not args.no_quality and len(data.test):
-        from tfdirectspec.data.synthetic_quality import planted_quality
+        from tfdirectspec.evaluation.planted import planted_quality
 
         start = time.perf_counter()
         extra["quality"] = planted_quality(data, ks=(min(QUALITY_K, data.num_items),))

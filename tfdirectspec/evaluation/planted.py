@@ -56,7 +56,7 @@ def planted_quality(
         ``{"oracle": {...}, "popularity": {...}, "users_evaluated": n, "ks": [...]}`` with
         ``"ndcg@K"`` and ``"recall@K"`` (floats) in each of the two.
     """
-    from tfdirectspec.evaluation.ranking import full_ranking_metrics
+    from tfdirectspec.evaluation.ranking import full_ranking_metrics  # loads TensorFlow
 
     candidates = np.flatnonzero(np.bincount(data.test[:, 0], minlength=data.num_users))
     rng = np.random.default_rng(seed)
