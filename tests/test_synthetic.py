@@ -13,9 +13,9 @@ from tfdirectspec.cli import main
 from tfdirectspec.data import synthetic_write
 from tfdirectspec.data.readers import read_interactions
 from tfdirectspec.data.synthetic import MAX_INT_ID, synthesize
-from tfdirectspec.evaluation.planted import planted_quality
 from tfdirectspec.data.synthetic_write import write_synthetic
 from tfdirectspec.errors import InputError
+from tfdirectspec.evaluation.planted import planted_quality
 
 SMALL = dict(pairs=20_000, rank=8, users=500, items=2000)
 
