@@ -21,6 +21,8 @@ lightgcn_step  LightGCN propagation, forward (3 layers: O(nnz·d·L)), against a
                copy's bytes/s in the same process (only up to ``--lightgcn-max-pairs``)
 evaluate       exact full ranking of a seeded sample of ``--eval-users`` test users over
                all items, with the 95 % interval (O(users sampled × I·d))
+evaluate_exact every test user against every item (O(U·I·d): its exponent is taken
+               against ``users × items``; only up to ``--exact-max-pairs``)
 spectrum       the singular values of both tables (O((U + I)·d²))
 export         the SavedModel: tables, id maps and exclusions in CSR (O(N + (U+I)·d))
 serving        ``serving_default`` latency for one user, p50/p99 (O(I·d) a request)
@@ -62,6 +64,7 @@ STAGES = (
     "mf_step",
     "lightgcn_step",
     "evaluate",
+    "evaluate_exact",
     "spectrum",
     "export",
     "serving",
@@ -249,7 +252,7 @@ def _random_tables(data, seed: int = 0):
     return users, items
 
 
-def stage_evaluate(folder: Path, users: int) -> dict[str, Any]:
+def stage_evaluate(folder: Path, users: int | None) -> dict[str, Any]:
     from tfdirectspec.evaluation.ranking import full_ranking_metrics
 
     data = _load(folder)
@@ -270,6 +273,7 @@ def stage_evaluate(folder: Path, users: int) -> dict[str, Any]:
         "users_sampled": metrics.get("users_sampled"),
         "users_evaluated": metrics.get("users_evaluated"),
         "items": data.num_items,
+        "cells": (metrics.get("users_sampled") or metrics["users_evaluated"]) * data.num_items,
     }
 
 
@@ -333,6 +337,8 @@ def run_stage(stage: str, folder: Path, args: argparse.Namespace) -> dict[str, A
         out = stage_load(folder, stage.split("_")[1])
     elif stage == "evaluate":
         out = stage_evaluate(folder, args.eval_users)
+    elif stage == "evaluate_exact":
+        out = stage_evaluate(folder, None)
     else:
         out = globals()[f"stage_{stage}"](folder)
     return {**out, "peak_rss_mib": status_mib("VmHWM"), "start_rss_mib": base}
@@ -389,6 +395,9 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         for stage in args.stages:
             if stage in results and args.keep:
                 continue
+            if stage == "evaluate_exact" and pairs > args.exact_max_pairs:
+                results[stage] = {"skipped": f"above --exact-max-pairs {args.exact_max_pairs}"}
+                continue
             if stage == "lightgcn_step" and pairs > args.lightgcn_max_pairs:
                 results[stage] = {
                     "skipped": f"above --lightgcn-max-pairs {args.lightgcn_max_pairs}"
@@ -422,6 +431,15 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     for stage in STAGES:
         points = stage_points(report, stage)
         report["exponents"][stage] = growth_exponent([n for n, _ in points], [s for _, s in points])
+    # Exact evaluation grows with users × items by design: its exponent in that product.
+    cells = [
+        (result["evaluate_exact"]["cells"], result["evaluate_exact"]["seconds"])
+        for result in report["sizes"].values()
+        if "cells" in result.get("evaluate_exact", {})
+    ]
+    report["exponents"]["evaluate_exact_in_users_x_items"] = growth_exponent(
+        [c for c, _ in cells], [s for _, s in cells]
+    )
     if args.out:
         write_json(Path(args.out), report)
     if args.figure:
@@ -463,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="reuse stages already in --out")
     parser.add_argument("--eval-users", type=int, default=2000)
     parser.add_argument("--lightgcn-max-pairs", type=int, default=10_000_000)
+    parser.add_argument("--exact-max-pairs", type=int, default=10_000_000)
     parser.add_argument("--timeout", type=float, default=7200)
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
