@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import math
+import statistics
 import tomllib
 
 import keras
@@ -330,3 +331,61 @@ def test_a_time_budget_without_max_trials_runs_until_the_budget(data_dir):
         command.BUDGET_MAX_TRIALS,
         4,
     ]
+
+
+def test_local_steps_stay_in_the_space_move_something_and_repeat_with_the_seed():
+    import keras_tuner
+
+    from tfdirectspec.tuning.local_search import local_step, reflect
+
+    hps = keras_tuner.HyperParameters()
+    hps.Float("lr", 1e-4, 1e-2, sampling="log", default=1e-3)
+    hps.Float("lr_decay", 0.92, 1.0, default=1.0)
+    hps.Choice("shrink", [0.0, 0.03, 0.1], default=0.1)
+    start = {"lr": 1e-3, "lr_decay": 1.0, "shrink": 0.1}
+    steps = [local_step(hps, start, seed) for seed in range(200)]
+    assert steps[:5] == [local_step(hps, start, seed) for seed in range(5)]
+    for step in steps:
+        assert 1e-4 <= step["lr"] <= 1e-2 and 0.92 <= step["lr_decay"] <= 1.0
+        assert step["shrink"] in (0.1, 0.03)  # a choice moves to a neighbour only
+        assert step != start
+    # Steps are local: in the log scale of lr, a factor of 10 is half the range (σ = 0.15).
+    assert statistics.median(abs(math.log10(s["lr"] / 1e-3)) for s in steps) < 0.5
+    assert reflect(1.1) == 0.9 and reflect(-0.1) == 0.1
+
+
+def test_the_oracle_alternates_random_draws_and_steps_from_the_best(monkeypatch, tmp_path):
+    import keras_tuner
+
+    from tfdirectspec.tuning import local_search
+    from tfdirectspec.tuning.tuner import recipe_first_oracle
+
+    calls = []
+
+    def recorded(hyperparameters, values, seed):
+        calls.append(dict(values))
+        return {**values, "alpha": round(values["alpha"] + 0.01 * (len(calls)), 6)}
+
+    monkeypatch.setattr(local_search, "local_step", recorded)
+    hps = keras_tuner.HyperParameters()
+    hps.Float("alpha", 0.0, 1.0, default=0.5)
+    oracle = recipe_first_oracle()(
+        objective=keras_tuner.Objective("score", direction="max"),
+        max_trials=6,
+        seed=3,
+        hyperparameters=hps,
+    )
+    oracle._set_project_dir(str(tmp_path), "oracle")
+    scores = [0.1, 0.5, 0.2, 0.3, 0.9, 0.0]
+    proposed = []
+    for score in scores:
+        trial = oracle.create_trial("test")
+        proposed.append(trial.hyperparameters.values["alpha"])
+        oracle.update_trial(trial.trial_id, {"score": score})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert proposed[0] == 0.5  # the recipe
+    # Even trials step from the best finished trial: trial 1 (0.5) for trials 2 and 4.
+    assert [c["alpha"] for c in calls] == [proposed[1], proposed[1]]
+    assert proposed[2] == round(proposed[1] + 0.01, 6)
+    assert proposed[4] == round(proposed[1] + 0.02, 6)

@@ -3,7 +3,9 @@
 The search maximises the validation NDCG@K (K the largest cut-off) of the best
 epoch of each trial. Every loss being compared has its own search space
 (:mod:`tfdirectspec.tuning.space`) and its own KerasTuner oracle
-(``RandomSearchOracle``), which proposes values and keeps its state on disk;
+(KerasTuner's ``RandomSearchOracle``, with the recipe first and local steps from the
+best trial between random draws: :mod:`tfdirectspec.tuning.local_search`), which
+proposes values and keeps its state on disk;
 this module schedules the trials, runs them with
 :func:`~tfdirectspec.training.trainer.train`, stops hopeless ones
 (:mod:`tfdirectspec.tuning.early_stopping`) and keeps to the wall-clock budget
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -65,6 +68,8 @@ from tfdirectspec.training.zoo import loss_slug
 from tfdirectspec.tuning.space import SearchSpace, toml_scalar
 
 SETTINGS_FILE = "tune.json"
+#: Local steps tried before a trial falls back to a random draw (a step may repeat a trial).
+LOCAL_STEP_ATTEMPTS = 20
 ORACLE_DIR = "oracle"
 TRIALS_DIR = "trials"
 TABLE_FILE = "trials.tsv"
@@ -242,18 +247,9 @@ class Tune:
     def _oracle(self, index: int, loss: str):
         import keras_tuner
 
-        class RecipeFirstOracle(keras_tuner.oracles.RandomSearchOracle):
-            """Random search whose first trial is the defaults (the loss's zoo recipe)."""
-
-            def populate_space(self, trial_id):
-                if not self.trials:
-                    values = self.hyperparameters.copy().values
-                    return {"status": "RUNNING", "values": values}
-                return super().populate_space(trial_id)
-
         config = self.settings.config(loss)
         recipe = {k: getattr(config, k) for k in self.settings.spaces[loss]}
-        oracle = RecipeFirstOracle(
+        oracle = recipe_first_oracle()(
             objective=keras_tuner.Objective(self.monitor, direction="max"),
             max_trials=self.settings.max_trials,
             seed=self.settings.seed * 101 + index + 1,  # KerasTuner draws a random seed for 0
@@ -712,3 +708,31 @@ def _short(value: Any) -> Any:
 
 def _format_values(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={_short(v)}" for k, v in values.items())
+
+
+@functools.cache
+def recipe_first_oracle() -> type:
+    """KerasTuner's random-search oracle with the proposals of :mod:`.local_search`.
+
+    Trial 0 is the space's defaults (the loss's recipe); odd trials are random draws;
+    even trials from 2 on are a local step from the best finished trial.
+    """
+    import keras_tuner
+
+    from tfdirectspec.tuning import local_search
+
+    class RecipeFirstOracle(keras_tuner.oracles.RandomSearchOracle):
+        def populate_space(self, trial_id):
+            if not self.trials:
+                return {"status": "RUNNING", "values": self.hyperparameters.copy().values}
+            best = self.get_best_trials(1) if len(self.trials) % 2 == 0 else []
+            for _ in range(LOCAL_STEP_ATTEMPTS if best else 0):
+                values = local_search.local_step(
+                    self.hyperparameters, best[0].hyperparameters.values, self._seed_state
+                )
+                self._seed_state += 1
+                if not self._duplicate(values):
+                    return {"status": "RUNNING", "values": values}
+            return super().populate_space(trial_id)
+
+    return RecipeFirstOracle
