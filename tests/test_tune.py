@@ -385,7 +385,9 @@ def test_the_oracle_alternates_random_draws_and_steps_from_the_best(monkeypatch,
         trial.status = "COMPLETED"
         oracle.end_trial(trial)
     assert proposed[0] == 0.5  # the recipe
-    # Even trials step from the best finished trial: trial 1 (0.5) for trials 2 and 4.
-    assert [c["alpha"] for c in calls] == [proposed[1], proposed[1]]
-    assert proposed[2] == round(proposed[1] + 0.01, 6)
-    assert proposed[4] == round(proposed[1] + 0.02, 6)
+    # Odd trials step from the best finished trial: the recipe for trial 1 (only it has
+    # finished), trial 1 (score 0.5) for trial 3, trial 4 (0.9) for trial 5.
+    assert [c["alpha"] for c in calls] == [proposed[0], proposed[1], proposed[4]]
+    assert proposed[1] == round(proposed[0] + 0.01, 6)
+    assert proposed[3] == round(proposed[1] + 0.02, 6)
+    assert proposed[5] == round(proposed[4] + 0.03, 6)

@@ -6,8 +6,8 @@ proposals therefore alternate between exploring and refining (a (1+1) evolution
 strategy interleaved with random search):
 
 * trial 0: the loss's recipe (the defaults of the space);
-* odd trials: a uniform random draw from the space (KerasTuner's);
-* even trials ≥ 2: a step from the best finished trial so far.
+* odd trials: a step from the best finished trial so far (the first one refines the recipe);
+* even trials ≥ 2: a uniform random draw from the space (KerasTuner's).
 
 A step moves each hyper-parameter with probability ½ (at least one moves) in
 KerasTuner's probability scale ``u = F(x)``, ``F`` the CDF of the space's own

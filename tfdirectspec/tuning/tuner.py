@@ -714,8 +714,8 @@ def _format_values(values: dict[str, Any]) -> str:
 def recipe_first_oracle() -> type:
     """KerasTuner's random-search oracle with the proposals of :mod:`.local_search`.
 
-    Trial 0 is the space's defaults (the loss's recipe); odd trials are random draws;
-    even trials from 2 on are a local step from the best finished trial.
+    Trial 0 is the space's defaults (the loss's recipe); odd trials are a local step from
+    the best finished trial; even trials from 2 on are random draws.
     """
     import keras_tuner
 
@@ -725,7 +725,7 @@ def recipe_first_oracle() -> type:
         def populate_space(self, trial_id):
             if not self.trials:
                 return {"status": "RUNNING", "values": self.hyperparameters.copy().values}
-            best = self.get_best_trials(1) if len(self.trials) % 2 == 0 else []
+            best = self.get_best_trials(1) if len(self.trials) % 2 == 1 else []
             for _ in range(LOCAL_STEP_ATTEMPTS if best else 0):
                 values = local_search.local_step(
                     self.hyperparameters, best[0].hyperparameters.values, self._seed_state
