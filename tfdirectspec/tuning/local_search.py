@@ -60,8 +60,9 @@ def local_step(hyperparameters, values: dict[str, Any], seed: int) -> dict[str, 
     moving = [hp for hp in space if rng.random() < 0.5] or [rng.choice(space)]
     out = dict(values)
     for hp in moving:
-        choices = getattr(hp, "values", None)
-        if choices is not None:  # a Choice: a neighbouring value
+        # By class name: KerasTuner's Float and Int also have `.values` (a grid of samples).
+        if type(hp).__name__ == "Choice":  # a neighbouring value
+            choices = list(hp.values)
             if len(choices) > 1:
                 index = choices.index(values[hp.name]) if values[hp.name] in choices else 0
                 index += rng.choice((-1, 1))
