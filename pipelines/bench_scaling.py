@@ -447,6 +447,27 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def markdown_table(report: dict[str, Any]) -> str:
+    """The README's table: seconds and peak RSS of each stage at each size, and the exponent."""
+    sizes = sorted(int(n) for n in report["sizes"])
+    head = "| stage | " + " | ".join(f"{n / 1e6:g}M: s (peak MiB)" for n in sizes) + " | exponent |"
+    lines = [head, "|---" * (len(sizes) + 2) + "|"]
+    for stage in STAGES:
+        cells = []
+        for n in sizes:
+            r = report["sizes"][str(n)].get(stage, {})
+            if "seconds" in r:
+                cells.append(f"{r['seconds']:.3g} ({r['peak_rss_mib']:,.0f})")
+            else:
+                cells.append("skipped" if "skipped" in r else ("failed" if r else "–"))
+        exponent = report["exponents"].get(stage)
+        if stage == "evaluate_exact":
+            exponent = report["exponents"].get("evaluate_exact_in_users_x_items")
+        shown = "–" if exponent is None else f"{exponent:.2f}"
+        lines.append(f"| {stage} | " + " | ".join(cells) + f" | {shown} |")
+    return "\n".join(lines)
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -483,12 +504,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lightgcn-max-pairs", type=int, default=10_000_000)
     parser.add_argument("--exact-max-pairs", type=int, default=10_000_000)
     parser.add_argument("--timeout", type=float, default=7200)
+    parser.add_argument("--table", action="store_true", help="print --out's markdown table")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stage:
         print(json.dumps(run_stage(args.stage, Path(args.data), args)))
+        return 0
+    if args.table:
+        report = json.loads(Path(args.out).read_text())
+        if args.figure:
+            plot(report, Path(args.figure))
+        print(markdown_table(report))
         return 0
     report = drive(args)
     print(json.dumps(report["exponents"], indent=1))
