@@ -105,26 +105,13 @@ GOWALLA = (29_858, 40_981, 810_128)
 
 def synthetic_tables(users: int, items: int, interactions: int, dim: int, seed: int):
     """Random tables and a random binary ``users × items`` exclusion matrix of that size."""
-    from tfdirectspec.serving import ExportTables
 
     rng = np.random.default_rng(seed)
     # Draw a few more pairs than needed so that, after de-duplication, about
     # `interactions` remain; every user gets at least one.
     rows = np.concatenate([np.arange(users), rng.integers(0, users, interactions - users)])
     cols = rng.integers(0, items, rows.size)
-    exclude = sp.csr_matrix(
-        (np.ones(rows.size, np.float32), (rows, cols)), shape=(users, items), dtype=np.float32
-    )
-    exclude.sum_duplicates()
-    exclude.data[:] = 1.0
-    scale = 1.0 / np.sqrt(dim)
-    return ExportTables(
-        rng.normal(0, scale, (users, dim)).astype(np.float32),
-        rng.normal(0, scale, (items, dim)).astype(np.float32),
-        np.arange(users, dtype=np.int64),
-        np.arange(items, dtype=np.int64),
-        exclude,
-    )
+    return random_tables(rng, rows, cols, users, items, dim)
 
 
 def time_calls(fn, batches: list, repeats: int) -> list[float]:
@@ -151,25 +138,12 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 
 def catalog_tables(users: int, items: int, dim: int, pairs: tuple[int, int], seed: int):
     """Random tables and ``pairs[0]..pairs[1]`` random excluded items per user, in CSR form."""
-    from tfdirectspec.serving import ExportTables
 
     rng = np.random.default_rng(seed)
     counts = rng.integers(pairs[0], pairs[1] + 1, users)
     rows = np.repeat(np.arange(users), counts)
     cols = rng.integers(0, items, rows.size)
-    exclude = sp.csr_matrix(
-        (np.ones(rows.size, np.float32), (rows, cols)), shape=(users, items), dtype=np.float32
-    )
-    exclude.sum_duplicates()
-    exclude.data[:] = 1.0
-    scale = 1.0 / np.sqrt(dim)
-    return ExportTables(
-        rng.normal(0, scale, (users, dim)).astype(np.float32),
-        rng.normal(0, scale, (items, dim)).astype(np.float32),
-        np.arange(users, dtype=np.int64),
-        np.arange(items, dtype=np.int64),
-        exclude,
-    )
+    return random_tables(rng, rows, cols, users, items, dim)
 
 
 def time_fn(fn, arg, calls: int) -> list[float]:
@@ -396,3 +370,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def random_tables(rng, rows: np.ndarray, cols: np.ndarray, users: int, items: int, dim: int):
+    """Random tables (N(0, 1/d)) and the binary exclusions ``(rows, cols)`` in CSR form."""
+    from tfdirectspec.serving import ExportTables
+
+    exclude = sp.csr_matrix(
+        (np.ones(rows.size, np.float32), (rows, cols)), shape=(users, items), dtype=np.float32
+    )
+    exclude.sum_duplicates()
+    exclude.data[:] = 1.0
+    scale = 1.0 / np.sqrt(dim)
+    return ExportTables(
+        rng.normal(0, scale, (users, dim)).astype(np.float32),
+        rng.normal(0, scale, (items, dim)).astype(np.float32),
+        np.arange(users, dtype=np.int64),
+        np.arange(items, dtype=np.int64),
+        exclude,
+    )
