@@ -306,9 +306,7 @@ def stage_serving(folder: Path, calls: int = 200) -> dict[str, Any]:
     versions = sorted((folder / "export").iterdir(), key=lambda p: int(p.name))
     loaded, load_seconds = _timed(lambda: tf.saved_model.load(str(versions[-1])))
     serve = loaded.signatures["serving_default"]
-    user_ids = loaded.user_ids.numpy() if hasattr(loaded, "user_ids") else None
-    rng = np.random.default_rng(0)
-    picks = rng.choice(user_ids, size=calls + 10) if user_ids is not None else None
+    picks = np.random.default_rng(0).choice(loaded.user_ids.numpy(), size=calls + 10)
     times = []
     for j, user in enumerate(picks):
         request = tf.constant([user])

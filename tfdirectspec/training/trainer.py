@@ -171,11 +171,13 @@ def train(
     )
     fit_seconds = time.perf_counter() - stage_started - build_seconds
     evaluation.restore_best()
-    metrics = _final_metrics(config, data, model, timer, evaluation, guard, initial_epoch)
+    metrics, final_seconds = _final_metrics(
+        config, data, model, timer, evaluation, guard, initial_epoch
+    )
     metrics["stage_seconds"] = {
         "build": build_seconds,  # sampler and model
         "fit": fit_seconds,  # training epochs with their validation and callbacks
-        **metrics.pop("_final_seconds"),
+        **final_seconds,
     }
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["stopped_by_patience"] = evaluation.stopped_epoch is not None
@@ -193,7 +195,8 @@ def _final_metrics(
     evaluation: RankingEvaluation,
     guard: FiniteLossGuard,
     initial_epoch: int = 0,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """The run's metrics, and the seconds of the final tables, test evaluation and spectrum."""
     started = time.perf_counter()
     users, items = (t.numpy() for t in model.tables())
     tables_seconds = time.perf_counter() - started
@@ -235,9 +238,4 @@ def _final_metrics(
         "data": data.summary(),
         "config": config.to_dict(),
         "failure": guard.failure,
-        "_final_seconds": {
-            "tables": tables_seconds,
-            "test_evaluation": test_seconds,
-            "spectrum": spectrum_seconds,
-        },
-    }
+    }, {"tables": tables_seconds, "test_evaluation": test_seconds, "spectrum": spectrum_seconds}
