@@ -386,12 +386,14 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.out and Path(args.out).exists() and args.keep:
         report = json.loads(Path(args.out).read_text())
+        commands = report["command"] if isinstance(report["command"], list) else [report["command"]]
+        report["command"] = [*commands, "python " + " ".join(sys.argv)]
     for pairs in args.pairs:
         folder = Path(args.work) / f"n{pairs}"
         folder.mkdir(parents=True, exist_ok=True)
         results = report["sizes"].setdefault(str(pairs), {})
         for stage in args.stages:
-            if stage in results and args.keep:
+            if stage in results and args.keep and "skipped" not in results[stage]:
                 continue
             if stage == "evaluate_exact" and pairs > args.exact_max_pairs:
                 results[stage] = {"skipped": f"above --exact-max-pairs {args.exact_max_pairs}"}

@@ -67,6 +67,15 @@ class RetrievalModel(keras.Model):
         return self.tower(inputs, training=training)
 
     def train_step(self, data):
+        catch_up_rows = getattr(self.optimizer, "catch_up_rows", None)
+        # A lazy optimiser (LazyAdam) leaves rows outside a batch behind; the rows this
+        # batch reads are brought up to date first, so its gradient is taken where dense
+        # Adam's would be. With several replicas each would update the shared rows from
+        # its own context, so they are left to the optimiser's update (one step stale).
+        if catch_up_rows is not None and self.distribute_strategy.num_replicas_in_sync == 1:
+            inputs = data[0] if isinstance(data, tuple) else data
+            for variable, ids in self.tower.sparse_lookups(inputs):
+                catch_up_rows(variable, ids)
         logs = super().train_step(data)
         if is_multi_worker(self.distribute_strategy):
             # keras-team/keras#20585: under MultiWorkerMirroredStrategy Keras 3 reduces

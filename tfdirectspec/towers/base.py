@@ -45,6 +45,18 @@ class EmbeddingTower(keras.layers.Layer):
         """Returns the layer-0 embedding tables (the trainable parameters)."""
         raise NotImplementedError
 
+    def sparse_lookups(
+        self, inputs: dict[str, tf.Tensor]
+    ) -> list[tuple[keras.Variable, tf.Tensor]]:
+        """The trainable tables a call on ``inputs`` reads row by row, with those rows' ids.
+
+        Only tables whose gradient is sparse (an ``IndexedSlices`` of the batch's rows)
+        are listed; a lazy optimiser brings these rows up to date before the step
+        (:meth:`tfdirectspec.training.LazyAdam.catch_up_rows`). None by default:
+        a tower whose output mixes every row (LightGCN) has dense gradients.
+        """
+        return []
+
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         users, items = self.tables(training=training)
         ego_users, ego_items = self.ego_tables()

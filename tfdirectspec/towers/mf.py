@@ -58,6 +58,15 @@ class MFTower(EmbeddingTower):
     def ego_tables(self) -> tuple[tf.Tensor, tf.Tensor]:
         return self.tables()
 
+    def sparse_lookups(
+        self, inputs: dict[str, tf.Tensor]
+    ) -> list[tuple[keras.Variable, tf.Tensor]]:
+        items = [inputs[key] for key in ("item", "negative") if key in inputs]
+        return [
+            (self.user_embeddings, tf.reshape(inputs["user"], [-1])),
+            (self.item_embeddings, tf.concat([tf.reshape(i, [-1]) for i in items], axis=0)),
+        ]
+
     def call(self, inputs: dict[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         # Gathering from the tf.Variable under each Keras variable (`.value`) reads
         # only the batch's rows and keeps the gradients sparse (IndexedSlices).

@@ -30,6 +30,7 @@ from tfdirectspec.training.callbacks import (
     TimeBudget,
 )
 from tfdirectspec.training.config import TrainConfig, load_data
+from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
 
 
@@ -165,7 +166,7 @@ def train(
         initial_epoch=initial_epoch,
         epochs=config.epochs,
         steps_per_epoch=steps,
-        callbacks=[timer, guard, evaluation, budget, *callbacks],
+        callbacks=[LazyAdamCatchUp(), timer, guard, evaluation, budget, *callbacks],
         verbose=verbose,
         shuffle=False,  # the sampler draws its own batches
     )
