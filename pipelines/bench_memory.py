@@ -90,7 +90,9 @@ def memory_bytes(
     out = {
         "tables": tables,
         "initial_values": tables,
-        "optimizer_slots": 2 * tables if optimizer in ("adam", "lazy-adam") else 0.0,
+        # LazyAdam also keeps each row's last up-to-date step (int64).
+        "optimizer_slots": (2 * tables if optimizer in ("adam", "lazy-adam") else 0.0)
+        + (8.0 * rows if optimizer == "lazy-adam" else 0.0),
         "optimizer_transients": 2 * tables if optimizer == "adam" else 0.0,
         "graph": 0.0,
         "propagation": 0.0,

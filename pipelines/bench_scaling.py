@@ -393,7 +393,8 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         folder.mkdir(parents=True, exist_ok=True)
         results = report["sizes"].setdefault(str(pairs), {})
         for stage in args.stages:
-            if stage in results and args.keep and "skipped" not in results[stage]:
+            done_before = stage in results and "skipped" not in results[stage]
+            if done_before and args.keep and not args.rerun:
                 continue
             if stage == "evaluate_exact" and pairs > args.exact_max_pairs:
                 results[stage] = {"skipped": f"above --exact-max-pairs {args.exact_max_pairs}"}
@@ -500,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out")
     parser.add_argument("--figure")
     parser.add_argument("--keep", action="store_true", help="reuse stages already in --out")
+    parser.add_argument(
+        "--rerun", action="store_true", help="with --keep: run the --stages given again"
+    )
     parser.add_argument("--eval-users", type=int, default=2000)
     parser.add_argument("--lightgcn-max-pairs", type=int, default=10_000_000)
     parser.add_argument("--exact-max-pairs", type=int, default=10_000_000)

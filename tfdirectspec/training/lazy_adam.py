@@ -44,7 +44,7 @@ Args:
 Example:
     >>> import numpy as np, tensorflow as tf
     >>> table = tf.Variable(np.ones((4, 2), np.float32))
-    >>> grad = tf.IndexedSlices(tf.ones((2, 2)), tf.constant([1, 1]), tf.constant([4, 2]))
+    >>> grad = tf.IndexedSlices(tf.ones((1, 2)), tf.constant([1]), tf.constant([4, 2]))
     >>> _ = LazyAdam(learning_rate=0.1).apply_gradients([(grad, table)])
     >>> table.numpy().astype(float).round(3).tolist()  # only row 1 moved, by lr on step 1
     [[1.0, 1.0], [0.9, 0.9], [1.0, 1.0], [1.0, 1.0]]
