@@ -13,7 +13,8 @@ It reports each one's milliseconds per step (median of the epochs), the relative
 distance ``‖W − W_adam‖ / ‖W_adam‖`` of its tables to dense Adam's after the first
 ``--probe-steps`` steps, and the validation and test NDCG@20 after each epoch (a 10 %
 validation split of train, as the recipe's runs use; the test split read for the
-comparison only).
+comparison only). With ``--update-rows N`` it also times one update of an N-row table
+from a batch's sparse gradient with Keras' Adam and with LazyAdam.
 
 Run from the repository root::
 
@@ -113,12 +114,57 @@ def run(folder: Path, epochs: int, probe_steps: int, seed: int) -> dict[str, Any
     return report
 
 
+def _update_function(optimizer, table):
+    import tensorflow as tf
+
+    @tf.function
+    def update(grad):
+        optimizer.apply_gradients([(grad, table)])
+        return optimizer.iterations.value  # fetching it waits for the update
+
+    return update
+
+
+def update_ms(rows: int, dim: int = 64, batch: int = 256, repeats: int = 20) -> dict[str, float]:
+    """Median milliseconds of one optimiser update of a ``rows × dim`` table from a batch's
+    sparse gradient (``batch`` rows), for Keras' Adam and for LazyAdam."""
+    import keras
+    import tensorflow as tf
+
+    from tfdirectspec.training.lazy_adam import LazyAdam
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, optimizer in (("adam", keras.optimizers.Adam(0.01)), ("lazy-adam", LazyAdam(0.01))):
+        table = keras.Variable(rng.normal(size=(rows, dim)).astype(np.float32))
+        optimizer.build([table])
+        update = _update_function(optimizer, table)
+        times = []
+        for step in range(repeats + 2):
+            ids = tf.constant(rng.integers(0, rows, batch))
+            grad = tf.IndexedSlices(tf.random.normal((batch, dim)), ids, tf.constant([rows, dim]))
+            started = time.perf_counter()
+            update(grad).numpy()
+            if step >= 2:  # the first calls trace
+                times.append(time.perf_counter() - started)
+        out[name] = 1000 * statistics.median(times)
+        del table, optimizer
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="a data folder (train.* and test.*)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--probe-steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--update-rows",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time one update of a table of this many rows (e.g. 2000000)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
@@ -128,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
         **run(args.folder, args.epochs, args.probe_steps, args.seed),
+        "update_ms": {str(rows): update_ms(rows) for rows in args.update_rows},
     }
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
