@@ -19,7 +19,8 @@ def make_optimizer(
     Args:
         name: ``"sgd"``, ``"adam"`` (Keras' Adam: every table row is updated at every
             step) or ``"lazy-adam"`` (:class:`~tfdirectspec.training.lazy_adam.LazyAdam`:
-            only the batch's rows; a step's cost does not grow with the catalog).
+            Adam's trajectory, touching only the batch's rows, so a step's cost does not
+            grow with the catalog).
         lr: initial learning rate.
         steps_per_epoch: batches per epoch.
         lr_decay: per-epoch multiplicative decay (1 = constant).
