@@ -140,17 +140,17 @@ def full_ranking_metrics(
             f"test matrix is {test.shape[0]}x{test.shape[1]} but the tables have "
             f"{num_users} users and {num_items} items"
         )
-    if sp.issparse(exclude):
-        exclude = [exclude]
-    masked = sp.csr_matrix((num_users, num_items), dtype=np.float64)
+    exclude = [exclude] if sp.issparse(exclude) else list(exclude)
     for j, matrix in enumerate(exclude):
-        matrix = _binary_csr(matrix, f"exclude[{j}]")
+        if not sp.issparse(matrix):
+            raise InputError(
+                f"exclude[{j}] must be a scipy sparse matrix, got {type(matrix).__name__}"
+            )
         if matrix.shape != (num_users, num_items):
             raise InputError(
                 f"exclude[{j}] matrix is {matrix.shape[0]}x{matrix.shape[1]} but the tables "
                 f"have {num_users} users and {num_items} items"
             )
-        masked = masked + matrix
     k_list = check_ks(ks, num_items)
     rows_per_block = block_rows(num_items, batch_size, max_block_scores)
 
@@ -168,9 +168,12 @@ def full_ranking_metrics(
                     result[f"{name}@{k}{CI_SUFFIX}"] = float("nan")
         return _counts(result, 0, num_users, sample_users)
 
-    # Only the ranked users' rows are ever touched from here on.
+    # Only the ranked users' rows are ever touched from here on: the exclusions are cut
+    # to them before any copy (a sample of users then costs its rows, not all pairs).
     test_rows = test[users]
-    masked_rows = masked[users]
+    masked_rows = sp.csr_matrix((users.size, num_items), dtype=np.float64)
+    for j, matrix in enumerate(exclude):
+        masked_rows = masked_rows + _binary_csr(sp.csr_matrix(matrix)[users], f"exclude[{j}]")
     masked_rows.sum_duplicates()
     n_test = n_test[users].astype(np.float64)
     hits, dcg = hits_and_dcg(

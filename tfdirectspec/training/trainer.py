@@ -206,7 +206,7 @@ def _final_metrics(
             users,
             items,
             data.test,
-            exclude=data.exclusions(),
+            exclude=[data.train, data.valid],  # train ∪ valid, cut to the ranked users
             ks=config.ks,
             batch_size=config.eval_batch_size,
             sample_users=config.eval_users or None,
