@@ -103,6 +103,25 @@ import scipy.sparse as sp
 GOWALLA = (29_858, 40_981, 810_128)
 
 
+def random_tables(rng, rows: np.ndarray, cols: np.ndarray, users: int, items: int, dim: int):
+    """Random tables (N(0, 1/d)) and the binary exclusions ``(rows, cols)`` in CSR form."""
+    from tfdirectspec.serving import ExportTables
+
+    exclude = sp.csr_matrix(
+        (np.ones(rows.size, np.float32), (rows, cols)), shape=(users, items), dtype=np.float32
+    )
+    exclude.sum_duplicates()
+    exclude.data[:] = 1.0
+    scale = 1.0 / np.sqrt(dim)
+    return ExportTables(
+        rng.normal(0, scale, (users, dim)).astype(np.float32),
+        rng.normal(0, scale, (items, dim)).astype(np.float32),
+        np.arange(users, dtype=np.int64),
+        np.arange(items, dtype=np.int64),
+        exclude,
+    )
+
+
 def synthetic_tables(users: int, items: int, interactions: int, dim: int, seed: int):
     """Random tables and a random binary ``users × items`` exclusion matrix of that size."""
 
@@ -370,22 +389,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def random_tables(rng, rows: np.ndarray, cols: np.ndarray, users: int, items: int, dim: int):
-    """Random tables (N(0, 1/d)) and the binary exclusions ``(rows, cols)`` in CSR form."""
-    from tfdirectspec.serving import ExportTables
-
-    exclude = sp.csr_matrix(
-        (np.ones(rows.size, np.float32), (rows, cols)), shape=(users, items), dtype=np.float32
-    )
-    exclude.sum_duplicates()
-    exclude.data[:] = 1.0
-    scale = 1.0 / np.sqrt(dim)
-    return ExportTables(
-        rng.normal(0, scale, (users, dim)).astype(np.float32),
-        rng.normal(0, scale, (items, dim)).astype(np.float32),
-        np.arange(users, dtype=np.int64),
-        np.arange(items, dtype=np.int64),
-        exclude,
-    )
