@@ -69,3 +69,4 @@ def test_a_million_users_by_a_million_items_stays_within_the_memory_bound(tmp_pa
     )
     assert peak_export < PEAK_BOUND_MB, f"export peaked at {peak_export:.0f} MB"
     assert any(export.iterdir())
+    print(f"peak resident memory: training {peak:,.0f} MB, export {peak_export:,.0f} MB")
