@@ -70,7 +70,8 @@ def planted_share(learned: np.ndarray, planted: np.ndarray) -> float:
     """Share of the planted factors' variance that a linear map of the learned table explains.
 
     The R² of the least-squares regression (with intercept) of ``planted`` (rows × K)
-    on ``learned`` (rows × d), pooled over the K columns: 1 when the learned table
+    on ``learned`` (rows × d), pooled over the K columns (the last point of
+    :func:`planted_share_by_rank`): 1 when the learned table
     spans the planted subspace, about d / rows for a random table. It does not
     depend on how the learned spectrum is spread, so it tells a balanced spectrum
     that holds the planted structure from one that does not.
@@ -81,10 +82,7 @@ def planted_share(learned: np.ndarray, planted: np.ndarray) -> float:
         >>> round(planted_share(planted @ rng.normal(size=(3, 8)), planted), 6)
         1.0
     """
-    x = np.column_stack([learned.astype(np.float64), np.ones(len(learned))])
-    y = planted.astype(np.float64) - planted.mean(axis=0)
-    fitted = x @ np.linalg.lstsq(x, y, rcond=None)[0]
-    return float(1.0 - np.sum((y - fitted) ** 2) / np.sum(y**2))
+    return float(planted_share_by_rank(learned, planted)[-1])
 
 
 def planted_share_by_rank(learned: np.ndarray, planted: np.ndarray) -> np.ndarray:
@@ -102,7 +100,9 @@ def planted_share_by_rank(learned: np.ndarray, planted: np.ndarray) -> np.ndarra
         [0.5, 1.0, 1.0]
     """
     centred = learned.astype(np.float64) - learned.mean(axis=0)
-    left = np.linalg.svd(centred, full_matrices=False)[0]
+    left, sigma, _ = np.linalg.svd(centred, full_matrices=False)
+    # Directions of a zero singular value are arbitrary: they are not in the table.
+    left = left[:, sigma > sigma[0] * max(centred.shape) * np.finfo(np.float64).eps]
     y = planted.astype(np.float64) - planted.mean(axis=0)
     explained = np.sum((left.T @ y) ** 2, axis=1)
     return np.cumsum(explained) / np.sum(y**2)
@@ -118,19 +118,28 @@ def subspace_rank(learned: np.ndarray, planted: np.ndarray, share: float = 0.95)
         >>> subspace_rank(np.column_stack([3 * planted, rng.normal(size=(2000, 4))]), planted)
         2
     """
-    curve = planted_share_by_rank(learned, planted)
+    return rank_of(planted_share_by_rank(learned, planted), share)
+
+
+def rank_of(curve: np.ndarray, share: float = 0.95) -> int:
+    """Fewest leading directions of a ``planted_share_by_rank`` curve holding ``share`` of its end.
+
+    Example:
+        >>> rank_of(np.array([0.5, 0.96, 1.0]))
+        2
+    """
     return int(np.searchsorted(curve, share * curve[-1]) + 1)
 
 
 def recovery_report(
     users: np.ndarray, items: np.ndarray, user_mix: np.ndarray, item_weights: np.ndarray
 ) -> dict[str, float]:
-    return {
-        "user_planted_r2": planted_share(users, user_mix),
-        "item_planted_r2": planted_share(items, item_weights),
-        "user_planted_rank": subspace_rank(users, user_mix),
-        "item_planted_rank": subspace_rank(items, item_weights),
-    }
+    out: dict[str, float] = {}
+    for name, learned, planted in (("user", users, user_mix), ("item", items, item_weights)):
+        curve = planted_share_by_rank(learned, planted)
+        out[f"{name}_planted_r2"] = float(curve[-1])
+        out[f"{name}_planted_rank"] = rank_of(curve)
+    return out
 
 
 def index_of(raw: np.ndarray, order: np.ndarray) -> np.ndarray:

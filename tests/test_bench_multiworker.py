@@ -3,33 +3,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from pipeline_modules import load_pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
 USERS, ITEMS = 5551, 16980  # CiteULike
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return _load("bench_multiworker")
+    return load_pipeline("bench_multiworker")
 
 
 @pytest.fixture(scope="module")
 def memory():
-    return _load("bench_memory")
+    return load_pipeline("bench_memory")
 
 
 def test_one_worker_communicates_nothing(bench):

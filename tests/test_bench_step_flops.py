@@ -4,28 +4,16 @@ timing is asserted: performance targets live in the script's JSON)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from pipeline_modules import load_pipeline
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return _load("bench_step_flops")
+    return load_pipeline("bench_step_flops")
 
 
 def test_tiny_config_flop_count(bench):

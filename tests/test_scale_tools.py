@@ -4,26 +4,14 @@ timer. No timing is asserted: the figures live in the scripts' JSON."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from pipeline_modules import load_pipeline
 
 
 def test_planted_rank_finds_the_planted_directions_among_noise():
-    quality = _load("check_synthetic_quality")
+    quality = load_pipeline("check_synthetic_quality")
     rng = np.random.default_rng(0)
     planted = rng.normal(size=(3000, 4))
     # Four planted directions, mixed into 12 columns with 8 weaker noise directions.
@@ -39,7 +27,7 @@ def test_planted_rank_finds_the_planted_directions_among_noise():
 
 
 def test_trace_rss_records_the_command_and_passes_its_exit_code(tmp_path, capsys):
-    trace = _load("trace_rss")
+    trace = load_pipeline("trace_rss")
     out = tmp_path / "rss.tsv"
     code = "import time; print('reading', flush=True); time.sleep(0.6); raise SystemExit(3)"
     assert trace.main(["--out", str(out), "--every", "0.1", "--", sys.executable, "-c", code]) == 3
@@ -50,6 +38,6 @@ def test_trace_rss_records_the_command_and_passes_its_exit_code(tmp_path, capsys
 
 
 def test_lazy_adam_update_timer_runs_both_optimisers():
-    bench = _load("bench_lazy_adam")
+    bench = load_pipeline("bench_lazy_adam")
     timed = bench.update_ms(1000, dim=8, batch=16, repeats=2)
     assert set(timed) == {"adam", "lazy-adam"} and all(ms > 0 for ms in timed.values())

@@ -158,18 +158,22 @@ class LazyAdam(keras.optimizers.Adam):
         """
         if not self.built or not self.catch_up_moves:
             return
-        index = self._get_variable_index(variable)
-        dtype = variable.dtype
         rows, _ = tf.unique(tf.cast(ids, tf.int64))
-        m, v, last = self._momentums[index], self._velocities[index], self._last_steps[index]
-        steps = self.iterations.value
-        self._bring_up_to_date(variable, m, v, last, rows, steps, dtype)
+        self._bring_up_to_date(variable, rows, self.iterations.value)
 
-    def _bring_up_to_date(self, variable, m, v, last, rows, steps, dtype) -> None:
+    def _bring_up_to_date(self, variable, rows, steps) -> None:
+        """Applies the missed moves of ``rows`` up to step ``steps`` and records it."""
+        index = self._get_variable_index(variable)
+        m, v, last = self._momentums[index], self._velocities[index], self._last_steps[index]
         last_rows = tf.gather(last.value, rows)
         m_rows, v_rows = tf.gather(m.value, rows), tf.gather(v.value, rows)
         moved, m_rows, v_rows = self._missed(
-            m_rows, v_rows, last_rows, steps - last_rows, self._get_current_learning_rate(), dtype
+            m_rows,
+            v_rows,
+            last_rows,
+            steps - last_rows,
+            self._get_current_learning_rate(),
+            variable.dtype,
         )
         variable.value.scatter_sub(tf.IndexedSlices(moved, rows))
         m.value.scatter_update(tf.IndexedSlices(m_rows, rows))
@@ -187,14 +191,12 @@ class LazyAdam(keras.optimizers.Adam):
             return
         steps = self.iterations.value
         for variable in self._trainable_variables:
-            index = self._get_variable_index(variable)
             if len(variable.shape) != 2:
                 continue  # only embedding tables get sparse gradients
-            m, v, last = self._momentums[index], self._velocities[index], self._last_steps[index]
             num_rows = int(variable.shape[0])
             for start in range(0, num_rows, CATCH_UP_ROWS):
                 rows = tf.range(start, min(start + CATCH_UP_ROWS, num_rows), dtype=tf.int64)
-                self._bring_up_to_date(variable, m, v, last, rows, steps, variable.dtype)
+                self._bring_up_to_date(variable, rows, steps)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "catch_up": self.catch_up_moves}
