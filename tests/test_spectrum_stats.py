@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from float_bounds import rank_one_erank_excess
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tfdirectspec.diagnostics import SpectrumSummary
@@ -70,7 +71,7 @@ def test_spectrum_stats_agrees_with_svd_of_the_stacked_tables():
     line = np.outer(np.arange(1, 9), [1.0, 2.0, 3.0])
     collapsed = spectrum_stats(line, line)
     assert collapsed.condition_all == MAX_CONDITION
-    assert collapsed.erank_all == pytest.approx(1.0, abs=1e-6)
+    assert 1.0 <= collapsed.erank_all <= 1.0 + rank_one_erank_excess(2 * len(line), 3)
     np.testing.assert_allclose(normalised([4.0, 1.0]), [1.0, 0.25])
     with pytest.raises(InputError):
         spectrum_stats(users, items[:, :3])
