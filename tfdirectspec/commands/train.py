@@ -89,6 +89,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with a validation split, stop after N evaluations without a new best (0 = off)",
     )
     p.add_argument("--steps-per-execution", type=int)
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        help="ials: implicit's threads (default 1; 0 = all cores)",
+    )
     add_output_flags(
         p,
         output="run directory to write (default runs/<name>-<time>)",
@@ -171,7 +176,7 @@ def resolve_config(args: argparse.Namespace):
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
-    return config.validate(), data
+    return config.check_complete(), data
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
     read_seconds = time.perf_counter() - read_started
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
+    check_baseline(config, data, args)
     if args.refit:
         from tfdirectspec.training.refit import check_refit
 
@@ -253,6 +259,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_baseline(config, data, args: argparse.Namespace) -> None:
+    """The baselines' own rules, checked before anything is written or TensorFlow loads.
+
+    iALS needs the optional ``implicit`` library; EASE^R needs its items × items matrix to
+    fit in memory; neither runs under a distribution strategy or resumes from checkpoints.
+    """
+    from tfdirectspec.training.config import BASELINES
+
+    if config.loss not in BASELINES:
+        return
+    if (args.strategy or "default") != "default":
+        raise ParameterError(
+            "strategy", f"applies to the embedding losses; loss {config.loss} runs on one process"
+        )
+    if getattr(args, "resume", None):
+        raise ParameterError(
+            "resume", f"does not apply to loss {config.loss} (no checkpoints: train it again)"
+        )
+    if config.loss == "ials":
+        from tfdirectspec.baselines.ials import _implicit_als
+
+        _implicit_als()
+    else:
+        from tfdirectspec.baselines.ease import check_ease_fits
+
+        check_ease_fits(data.train)
+
+
 def _peer_failure(error: BaseException) -> bool:
     """Whether ``error`` is how TensorFlow reports a lost or timed-out peer."""
     import tensorflow as tf
@@ -305,10 +339,16 @@ def _train(
     from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
 
+    from tfdirectspec.training.config import BASELINES
+
     verbose = "auto" if args.verbose is None else args.verbose
     callbacks = [checkpoint]
     if chief:
         callbacks += extra_callbacks(args, run_dir, config, data)
+    if config.loss in BASELINES:
+        # No Keras fit: no epoch checkpoints (a killed baseline run is rerun, it is
+        # short), no TensorBoard or spectrum callbacks; the curve is in metrics.json.
+        callbacks = []
     with strategy.scope():  # the refit trains under the same strategy
         result = train(
             config,

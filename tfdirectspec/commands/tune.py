@@ -169,7 +169,7 @@ def new_settings(args: argparse.Namespace, data):
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
-        base[loss] = config.validate()
+        base[loss] = config.check_complete()
     max_trials = args.max_trials or (BUDGET_MAX_TRIALS if args.time_budget else DEFAULT_MAX_TRIALS)
     return tuner.new_settings(spaces, base, max_trials, args.seed, args.patience, args.min_peers)
 

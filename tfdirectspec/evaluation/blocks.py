@@ -118,7 +118,8 @@ def hits_and_dcg(
     """``hits@K`` and ``dcg@K`` of each user in ``users``: two float64 ``[len(users), len(ks)]``.
 
     Args:
-        user_table: ``[U, d]`` float32 user vectors.
+        user_table: ``[U, d]`` float32 user vectors, or a SciPy CSR ``[U, d]`` matrix whose
+            rows are densified one block at a time.
         item_table: ``[I, d]`` float32 item vectors.
         users: ids of the users to rank, each with at least one test item.
         test_rows: binary CSR ``[len(users), I]``: row ``j`` holds ``users[j]``'s test items.
@@ -150,8 +151,12 @@ def hits_and_dcg(
         start, stop = b * block, min((b + 1) * block, n)
         ids = np.zeros(block, dtype=np.int32)  # padding rows score user 0, then are dropped
         ids[: stop - start] = users[start:stop]
+        table = user_table
+        if sp.issparse(user_table):  # only this block's rows, dense: [block, d]
+            table = tf.constant(user_table[ids].toarray(), tf.float32)
+            ids = np.arange(block, dtype=np.int32)
         block_hits, block_dcg = _block_hits_and_dcg(
-            user_table,
+            table,
             tf.constant(ids),
             item_table,
             tf.constant(_block_pairs(masked_rows, start, stop)),

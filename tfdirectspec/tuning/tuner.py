@@ -580,7 +580,7 @@ def trial_config(base: TrainConfig, values: dict[str, Any], trial_id: str) -> Tr
     """The config of a trial: ``base`` with the trial's values; no test curves, no own budget."""
     config = base.updated(values, f"trial {trial_id}")
     config = dataclasses.replace(config, track_test=False, time_budget=0.0, name=trial_id)
-    return config.validate()
+    return config.check_complete()
 
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:
