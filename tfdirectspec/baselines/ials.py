@@ -47,9 +47,7 @@ def _implicit_als():
     try:
         from implicit.cpu.als import AlternatingLeastSquares
     except ImportError:
-        raise InputError(
-            f"loss ials needs the implicit library (>= 0.7): {INSTALL_HINT}"
-        ) from None
+        raise InputError(f"loss ials needs the implicit library (>= 0.7): {INSTALL_HINT}") from None
     return AlternatingLeastSquares
 
 

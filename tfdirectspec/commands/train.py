@@ -336,10 +336,9 @@ def _train(
     no logging callbacks and does not commit its private copy of the run.
     """
     from tfdirectspec.distributed.strategies import barrier
+    from tfdirectspec.training.config import BASELINES
     from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
-
-    from tfdirectspec.training.config import BASELINES
 
     verbose = "auto" if args.verbose is None else args.verbose
     callbacks = [checkpoint]

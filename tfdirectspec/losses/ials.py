@@ -14,7 +14,8 @@ class IALSLoss(RetrievalLoss):
 
     For the batch's ``B`` observed pairs with scores ``s_b = u_b · i_b``:
 
-    ``L = (1/B) Σ_b [(1 + α)(1 − s_b)² − s_b²] + (1/B) ⟨U_bᵀ U_b, I_bᵀ I_b⟩ + reg (‖u_b‖² + ‖i_b‖²)/B``
+    ``L = (1/B) Σ_b [(1 + α)(1 − s_b)² − s_b² + reg (‖u_b‖² + ‖i_b‖²)]
+    + (1/B) ⟨U_bᵀ U_b, I_bᵀ I_b⟩``
 
     the second term estimating the all-pairs term ``Σ_{u,i} s_ui²`` from the batch's rows.
     ``tfdirectspec train --loss ials`` does not use it (the alternating least-squares solves
@@ -44,7 +45,8 @@ class IALSLoss(RetrievalLoss):
         )
         values += gramian / tf.cast(tf.shape(s)[0], s.dtype)
         if self.reg:
-            values += self.reg * l2_penalty(outputs.get("user_ego", users), outputs.get("item_ego", items))
+            ego = [outputs.get(f"{k}_ego", outputs[k]) for k in ("user", "item")]
+            values += self.reg * l2_penalty(*ego)
         return values
 
     def get_config(self) -> dict:

@@ -192,9 +192,7 @@ def _fit_ials(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], 
     model.tower.user_embeddings.assign(users)
     model.tower.item_embeddings.assign(items)
     final_started = time.perf_counter()
-    test = (
-        _rank(config, users, items, data.test, [data.train, data.valid]) if data.test.nnz else {}
-    )
+    test = _rank(config, users, items, data.test, [data.train, data.valid]) if data.test.nnz else {}
     test_seconds = time.perf_counter() - final_started
     metrics = _common(config, data, records, seconds, best, has_valid, test)
     metrics["erank"] = effective_ranks(users, items)

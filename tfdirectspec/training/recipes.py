@@ -8,7 +8,8 @@ without an entry for that tower and loss) gets its loss's *default recipe*,
 - ``[train]``: fixed keys of :class:`~tfdirectspec.training.TrainConfig` (optimiser,
   learning rate, batch size, loss weights);
 - ``[schedule]`` (embedding losses; the baselines iALS and EASE^R have none and give
-  ``epochs`` = iterations in ``[train]``): how long to train, in *steps*, turned into epochs for this data::
+  ``epochs`` = iterations in ``[train]``): how long to train, in *steps*, turned into
+  epochs for this data::
 
       steps_per_epoch = ⌊train pairs / batch_size⌋
       epochs          = clip(⌈steps / steps_per_epoch⌉, min_epochs, max_epochs)
