@@ -35,19 +35,20 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from tfdirectspec.errors import InputError
-from tfdirectspec.parameters import check_non_negative, check_positive
+from tfdirectspec.parameters import ParameterError, check_non_negative, check_positive
 
 #: What to run when ``implicit`` is missing.
 INSTALL_HINT = 'pip install "tfdirectspec[als]"'
 
 
 def _implicit_als():
-    """implicit's CPU ALS class, or a one-line :class:`InputError` naming the install."""
+    """implicit's CPU ALS class, or a one-line error (``--loss ials needs …``) saying how."""
     try:
         from implicit.cpu.als import AlternatingLeastSquares
     except ImportError:
-        raise InputError(f"loss ials needs the implicit library (>= 0.7): {INSTALL_HINT}") from None
+        raise ParameterError(
+            "loss", f"ials needs the implicit library (>= 0.7): {INSTALL_HINT}"
+        ) from None
     return AlternatingLeastSquares
 
 
