@@ -128,9 +128,11 @@ def ease_item_table(
 ) -> np.ndarray:
     """EASE^R's ``Bᵀ``: the item table whose rows score items, ``scores = X · item_tableᵀ``.
 
-    Since ``P`` is symmetric, ``Bᵀ = I − diag(1 / diag(P)) · P``: row ``i`` of ``P``
-    divided by ``P_ii``, negated, with a zero diagonal. It is computed in place in one
-    ``I × I`` array.
+    ``B = I − P · diag(1 / diag(P))`` (column ``j`` of ``P`` divided by ``P_jj``, negated,
+    with a zero diagonal) is computed in place in one C-ordered ``I × I`` array, and
+    ``Bᵀ`` is returned as its transposed view (no copy): ``item_table.T`` is ``B`` itself,
+    whose rows a sparse user block ``X_block · B`` reads (one row per interaction; see
+    :func:`~tfdirectspec.evaluation.full_ranking_metrics` with a sparse user table).
 
     Args:
         train: the binary users × items matrix ``X`` (any non-zero counts as 1).
@@ -139,7 +141,7 @@ def ease_item_table(
         check_memory: refuse a catalog that does not fit (:func:`check_ease_fits`).
 
     Returns:
-        ``Bᵀ``, a C-contiguous ``[I, I]`` array of ``dtype`` (so ``B`` is its ``.T``).
+        ``Bᵀ``, an ``[I, I]`` array of ``dtype``, the transposed view of the C-ordered ``B``.
 
     Raises:
         ParameterError: λ ≤ 0, or the catalog does not fit in memory.
@@ -168,9 +170,9 @@ def ease_item_table(
     P = P.T  # back to the C view of the same memory: its lower triangle holds P
     _mirror_lower(P)
     diag = P.diagonal().copy()
-    P /= -diag[:, None]  # row i / P_ii: Bᵀ off the diagonal
+    P /= -diag[None, :]  # column j / P_jj: B off the diagonal, C-ordered
     P[np.diag_indices(num_items)] = 0.0
-    return np.ascontiguousarray(P)
+    return P.T  # Bᵀ as a view: scoring X · B reads rows of the C-ordered B
 
 
 def _mirror_lower(P: np.ndarray) -> None:

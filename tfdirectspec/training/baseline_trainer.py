@@ -18,8 +18,9 @@ directory treat them like any other model:
   ``recommend`` are MF's.
 * **EASE^R** (``--loss ease``; :mod:`tfdirectspec.baselines.ease`). One closed-form fit
   (a single *epoch*: ``--epochs`` does not apply), ``--reg`` is λ. Validation and test
-  rank every item for each user in blocks, ``X_block · B``. The saved model is an
-  :class:`~tfdirectspec.models.EaseModel` (``Bᵀ``, items² float32: 1.15 GB for CiteULike).
+  rank every item for each user in blocks, ``X_block · B`` (a sparse × dense product: a
+  block costs its interactions × items). The saved model is an
+  :class:`~tfdirectspec.models.EaseModel` (``B``, items² float32: 1.15 GB for CiteULike).
 
 Timing keys of ``metrics.json`` (embedding runs record the same):
 ``time_to_best_seconds``, wall seconds from the start of training to the end of the
@@ -213,22 +214,21 @@ def _fit_ease(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], 
 
     monitor = f"ndcg@{max(config.ks)}"
     fit_started = time.perf_counter()
-    table = ease_item_table(train, config.reg)
-    model = EaseModel(data.num_items, reg=config.reg, item_table=table)
-    del table  # the model's weight holds Bᵀ now
-    driver = _Driver(callbacks, model, 1)
-    driver.call("on_train_begin", {})
-    driver.call("on_epoch_begin", 0, {})
+    table = ease_item_table(train, config.reg)  # Bᵀ, a view of the C-ordered B
     seconds = [time.perf_counter() - fit_started]
     if verbose:
         print(f"ease: fit {data.num_items} items, λ {config.reg:g} "
               f"({seconds[0]:.1f} s)", file=sys.stderr)  # fmt: skip
+    # The callbacks only read and set stop_training; the Keras model is built at the end.
+    driver = _Driver(callbacks, keras.Model(), 1)
+    driver.call("on_train_begin", {})
+    driver.call("on_epoch_begin", 0, {})
     has_valid = data.valid.nnz > 0
     record: dict[str, Any] = {"epoch": 1}
     logs: dict[str, float] = {}
     best = {"value": -np.inf, "epoch": 1, "tables": None, "wall": seconds[0]}
     if has_valid:
-        valid = record["valid"] = _rank(config, train, model.item_table, data.valid, data.train)
+        valid = record["valid"] = _rank(config, train, table, data.valid, data.train)
         logs.update(_logged(valid))
         best.update(value=valid[monitor], wall=time.perf_counter() - fit_started)
     record["wall_seconds"] = time.perf_counter() - fit_started
@@ -236,12 +236,10 @@ def _fit_ease(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], 
     driver.call("on_train_end", {})
     fit_seconds = time.perf_counter() - fit_started
     final_started = time.perf_counter()
-    test = (
-        _rank(config, train, model.item_table, data.test, [data.train, data.valid])
-        if data.test.nnz
-        else {}
-    )
+    test = _rank(config, train, table, data.test, [data.train, data.valid]) if data.test.nnz else {}
     test_seconds = time.perf_counter() - final_started
+    model = EaseModel(data.num_items, reg=config.reg, weights=table.T)
+    del table  # the model's weight holds B now
     metrics = _common(config, data, [record], seconds, best, has_valid, test)
     metrics["erank"] = {}  # no embedding tables
     metrics["pairs_per_second"] = train.nnz / max(seconds[0], 1e-9)
