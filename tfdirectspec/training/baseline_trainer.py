@@ -57,6 +57,7 @@ from typing import Any
 import keras
 import numpy as np
 import scipy.sparse as sp
+import tensorflow as tf
 
 from tfdirectspec.data import InteractionData
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
@@ -238,8 +239,10 @@ def _fit_ease(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], 
     final_started = time.perf_counter()
     test = _rank(config, train, table, data.test, [data.train, data.valid]) if data.test.nnz else {}
     test_seconds = time.perf_counter() - final_started
-    model = EaseModel(data.num_items, reg=config.reg, weights=table.T)
-    del table  # the model's weight holds B now
+    weights = tf.constant(table.T)  # B as a tensor; the NumPy copy is freed before the
+    del table  # model's variable is made from it, so two copies at most exist at a time
+    model = EaseModel(data.num_items, reg=config.reg, weights=weights)
+    del weights
     metrics = _common(config, data, [record], seconds, best, has_valid, test)
     metrics["erank"] = {}  # no embedding tables
     metrics["pairs_per_second"] = train.nnz / max(seconds[0], 1e-9)
