@@ -394,3 +394,92 @@ def test_the_oracle_alternates_random_draws_and_steps_from_the_best(monkeypatch,
     assert proposed[1] == round(proposed[0] + 0.01, 6)
     assert proposed[3] == round(proposed[1] + 0.02, 6)
     assert proposed[5] == round(proposed[4] + 0.03, 6)
+
+
+# ---- the baselines in the tune: spaces, halving, auto --------------------------------------------
+
+
+def test_baseline_spaces_span_what_the_issue_asks():
+    ials = load_space(space_path("ials"))
+    assert max(ials.params["dim"].values) == 1024 and min(ials.params["dim"].values) <= 64
+    reg = ials.params["reg"]
+    assert reg.kind == "log_uniform" and math.log10(reg.high / reg.low) >= 3
+    assert "alpha" in ials.params
+    ease = load_space(space_path("ease"))
+    assert set(ease.params) == {"reg"}
+    assert math.log10(ease.params["reg"].high / ease.params["reg"].low) == pytest.approx(4)
+    for loss in ("ials", "ease"):  # the shipped-space round trip covers them too
+        assert loss in losses_with_space()
+
+
+def test_auto_tunes_the_baselines_first_cheapest_first():
+    from tfdirectspec.commands.tune import resolve_losses
+
+    auto = resolve_losses("auto")
+    assert auto[:2] == ["ease", "ials"] and "directspec+" in auto and "bpr" in auto
+    assert resolve_losses("directspec+,ials,ease") == ["ease", "ials", "directspec+"]
+
+
+def test_successive_halving_keeps_the_better_half_down_to_two():
+    from tfdirectspec.tuning.halving import next_loss, survivors
+
+    losses = ["ease", "ials", "directspec+", "bpr", "directspec", "directau", "ssm"]
+    scores = dict(zip(losses, [0.30, 0.31, 0.29, 0.20, 0.25, 0.22, 0.10], strict=True))
+    trials = {loss: 0 for loss in losses}
+    order = []
+    for _ in range(14):
+        loss, _ = next_loss(losses, trials, scores)
+        order.append(loss)
+        trials[loss] += 1
+    assert order[:7] == losses  # round 0: every recipe, in order
+    # round 1: the best 4 by validation (ials, ease, directspec+, directspec), in order
+    assert order[7:11] == ["ease", "ials", "directspec+", "directspec"]
+    # then the best two alternate
+    assert order[11:] == ["ease", "ials", "ease"]
+    assert survivors(losses, trials, scores)[0] == ["ease", "ials"]
+    # mid-round, the share counts the losses still due in the round
+    assert next_loss(losses, {**dict.fromkeys(losses, 1), "ease": 2}, scores) == ("ials", 3)
+    # two losses: nothing is dropped, they alternate
+    two = {"directspec+": 1, "bpr": 1}
+    assert next_loss(["directspec+", "bpr"], two, {"bpr": 0.3, "directspec+": 0.1})[0] == (
+        "directspec+"
+    )
+
+
+def test_tune_ranks_the_baselines_beside_the_losses(data_dir, tmp_path, capsys):
+    pytest.importorskip("implicit")
+    out = tmp_path / "tune"
+    argv = ["tune", "--data-dir", str(data_dir), "--loss", "directspec+,ials,ease"]
+    argv += ["--epochs", "3", "--eval-every", "1", "--valid-fraction", "0.2"]
+    argv += ["--max-trials", "5", "--output", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    rows = list(csv.DictReader((out / "trials.tsv").open(), delimiter="\t"))
+    assert [r["loss"] for r in rows[:3]] == ["ease", "ials", "directspec+"]
+    assert len(rows) == 5 and {r["status"] for r in rows} <= {"completed", "stopped (patience)"}
+    ranks = sorted(int(r["rank"]) for r in rows)
+    assert ranks == [1, 2, 3, 4, 5]
+    by_rank = sorted(rows, key=lambda r: int(r["rank"]))
+    scores = [float(r["val_ndcg@20"]) for r in by_rank]
+    assert scores == sorted(scores, reverse=True)
+    # The baselines' rows carry their values; EASE one fit, iALS its best iteration.
+    ease_row = next(r for r in rows if r["loss"] == "ease")
+    assert ease_row["epochs_run"] == "1" and float(ease_row["reg"]) == 100.0
+    ials_row = next(r for r in rows if r["loss"] == "ials")
+    assert ials_row["dim"] == "256" and int(ials_row["best_epoch"]) >= 1
+    summary = json.loads(printed[printed.index("{") :])
+    assert summary["best_trial"] == by_rank[0]["trial"] and "ndcg@20" in summary["test"]
+    refit = json.loads((out / "refit" / "metrics.json").read_text())
+    assert refit["config"]["loss"] == summary["loss"]
+
+
+def test_embedding_runs_record_time_to_best_and_throughput(data_dir, tiny_config):
+    from tfdirectspec.training.trainer import train
+
+    config = tiny_config(valid_fraction=0.2, epochs=2, eval_every=1)
+    metrics = train(config, verbose=0).metrics
+    steps = metrics["steps_per_epoch"]
+    expected = steps * config.batch_size * metrics["epochs_run"] / metrics["train_seconds"]
+    assert metrics["pairs_per_second"] == pytest.approx(expected)
+    best = next(r for r in metrics["history"] if r["epoch"] == metrics["best_epoch"])
+    assert metrics["time_to_best_seconds"] == best["wall_seconds"] > 0

@@ -30,18 +30,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=int, help="LightGCN propagation layers")
     p.add_argument("--combination", choices=("mean", "sum"), help="LightGCN layer combination")
     p.add_argument("--loss", choices=LOSSES)
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="epochs (ials: ALS iterations; ease: one fit)")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--dim", type=int, help="embedding size")
+    p.add_argument("--dim", type=int, help="embedding size (ials: factors)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-decay", type=float, help="per-epoch learning-rate factor")
-    p.add_argument("--alpha", type=float)
+    p.add_argument(
+        "--alpha", type=float, help="DirectSpec filter strength (ials: confidence c = 1 + alpha)"
+    )
     p.add_argument("--tau", type=float)
     p.add_argument("--tau0", type=float, help="adaptive τ for pairs sharing an interaction")
     p.add_argument("--tau1", type=float, help="adaptive τ for the other pairs")
     p.add_argument("--shrink", type=float, help="norm shrink s (0 = off)")
-    p.add_argument("--reg", type=float, help="L2 weight")
+    p.add_argument("--reg", type=float, help="L2 weight (ials, ease: their lambda)")
     p.add_argument("--gamma", type=float, help="DirectAU uniformity weight")
     p.add_argument("--temperature", type=float, help="sampled-softmax temperature")
     p.add_argument("--sampler", choices=SAMPLERS)
@@ -89,6 +91,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with a validation split, stop after N evaluations without a new best (0 = off)",
     )
     p.add_argument("--steps-per-execution", type=int)
+    p.add_argument(
+        "--num-threads",
+        type=int,
+        help="ials: implicit's threads (default 1; 0 = all cores)",
+    )
     add_output_flags(
         p,
         output="run directory to write (default runs/<name>-<time>)",
@@ -171,7 +178,7 @@ def resolve_config(args: argparse.Namespace):
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
-    return config.validate(), data
+    return config.check_complete(), data
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
     read_seconds = time.perf_counter() - read_started
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
+    check_baseline(config, data, args)
     if args.refit:
         from tfdirectspec.training.refit import check_refit
 
@@ -253,6 +261,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_baseline(config, data, args: argparse.Namespace) -> None:
+    """The baselines' own rules, checked before anything is written or TensorFlow loads.
+
+    iALS needs the optional ``implicit`` library; EASE^R needs its items × items matrix to
+    fit in memory; neither runs under a distribution strategy or resumes from checkpoints.
+    """
+    from tfdirectspec.training.config import BASELINES
+
+    if config.loss not in BASELINES:
+        return
+    if (args.strategy or "default") != "default":
+        raise ParameterError(
+            "strategy", f"applies to the embedding losses; loss {config.loss} runs on one process"
+        )
+    if getattr(args, "resume", None):
+        raise ParameterError(
+            "resume", f"does not apply to loss {config.loss} (no checkpoints: train it again)"
+        )
+    if config.loss == "ials":
+        from tfdirectspec.baselines.ials import _implicit_als
+
+        _implicit_als()
+    else:
+        from tfdirectspec.baselines.ease import check_ease_fits
+
+        check_ease_fits(data.train)
+
+
 def _peer_failure(error: BaseException) -> bool:
     """Whether ``error`` is how TensorFlow reports a lost or timed-out peer."""
     import tensorflow as tf
@@ -302,6 +338,7 @@ def _train(
     no logging callbacks and does not commit its private copy of the run.
     """
     from tfdirectspec.distributed.strategies import barrier
+    from tfdirectspec.training.config import BASELINES
     from tfdirectspec.training.refit import refit_after, without_test
     from tfdirectspec.training.trainer import train
 
@@ -309,6 +346,10 @@ def _train(
     callbacks = [checkpoint]
     if chief:
         callbacks += extra_callbacks(args, run_dir, config, data)
+    if config.loss in BASELINES:
+        # No Keras fit: no epoch checkpoints (a killed baseline run is rerun, it is
+        # short), no TensorBoard or spectrum callbacks; the curve is in metrics.json.
+        callbacks = []
     with strategy.scope():  # the refit trains under the same strategy
         result = train(
             config,

@@ -106,22 +106,65 @@ _SEARCH_DEFAULTS = {
 
 
 def resolve_losses(value: str) -> list[str]:
-    """``--loss``: one loss, a comma list or ``auto`` → losses with a search space."""
+    """``--loss``: one loss, a comma list or ``auto`` → losses with a search space.
+
+    The baselines come first, cheapest first (``ease``, then ``ials``), whatever the
+    order given: a closed-form fit takes a minute, and every later trial is then compared
+    with it (see :mod:`tfdirectspec.tuning.halving`).
+    """
     from tfdirectspec.errors import InputError
-    from tfdirectspec.training.config import LOSSES
+    from tfdirectspec.training.config import BASELINES, LOSSES
     from tfdirectspec.tuning.space import losses_with_space
 
     if value.strip() == "auto":
-        return losses_with_space()
-    losses = [name.strip() for name in value.split(",") if name.strip()]
-    if not losses:
-        raise InputError("--loss: give a loss, a comma list or 'auto'")
-    for name in losses:
-        if name not in LOSSES:
-            raise InputError(f"--loss: unknown loss {name!r} (known: {', '.join(LOSSES)}, auto)")
-    if len(set(losses)) != len(losses):
-        raise InputError(f"--loss: a loss is listed twice in {value!r}")
-    return losses
+        losses = losses_with_space()
+    else:
+        losses = [name.strip() for name in value.split(",") if name.strip()]
+        if not losses:
+            raise InputError("--loss: give a loss, a comma list or 'auto'")
+        for name in losses:
+            if name not in LOSSES:
+                known = ", ".join(LOSSES)
+                raise InputError(f"--loss: unknown loss {name!r} (known: {known}, auto)")
+        if len(set(losses)) != len(losses):
+            raise InputError(f"--loss: a loss is listed twice in {value!r}")
+    first = [name for name in CHEAPEST_FIRST if name in losses]
+    return first + [name for name in losses if name not in BASELINES]
+
+
+#: Scheduling order of the baselines in a tune: the closed form, then ALS.
+CHEAPEST_FIRST = ("ease", "ials")
+
+
+def usable_losses(losses: list[str], data, auto: bool, log=None) -> list[str]:
+    """``losses`` without the baselines that cannot run here.
+
+    EASE^R needs its items × items matrix in memory; iALS the ``implicit`` library. With
+    ``--loss auto`` such a baseline is left out with a line on stderr; named explicitly
+    it is a one-line error.
+    """
+    from tfdirectspec.errors import InputError
+
+    kept = []
+    for loss in losses:
+        try:
+            if loss == "ease":
+                from tfdirectspec.baselines.ease import check_ease_fits
+
+                check_ease_fits(data.train)
+            elif loss == "ials":
+                from tfdirectspec.baselines.ials import _implicit_als
+
+                _implicit_als()
+        except InputError as error:
+            if not auto:
+                raise
+            (log or (lambda line: print(line, file=sys.stderr)))(
+                f"tune: --loss auto leaves out {loss}: {error}"
+            )
+            continue
+        kept.append(loss)
+    return kept
 
 
 def new_settings(args: argparse.Namespace, data):
@@ -157,19 +200,20 @@ def new_settings(args: argparse.Namespace, data):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
     spaces, base = {}, {}
-    for loss in resolve_losses(args.loss):
+    losses = usable_losses(resolve_losses(args.loss), data, args.loss.strip() == "auto")
+    for loss in losses:
         spaces[loss] = load_space(space_path(loss), loss)
         given = {**flags, "loss": loss, "time_budget": 0.0}
         key = TrainConfig().updated(given, "flags")
         config = resolve_config(key, data, [(given, "flags")])
-        if args.epochs is None:
+        if args.epochs is None and loss != "ease":  # EASE^R: one fit
             # The recipe's length is what its own learning rate needs; the space goes
             # 10x lower. Patience and the median rule end a trial that stops improving.
             config.epochs *= TRIAL_EPOCHS_FACTOR
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
         )
-        base[loss] = config.validate()
+        base[loss] = config.check_complete()
     max_trials = args.max_trials or (BUDGET_MAX_TRIALS if args.time_budget else DEFAULT_MAX_TRIALS)
     return tuner.new_settings(spaces, base, max_trials, args.seed, args.patience, args.min_peers)
 

@@ -67,6 +67,28 @@ def _block_hits_and_dcg(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Hits and DCG at every K for one block of users: two ``[block, len(ks)]`` tensors."""
     scores = tf.matmul(tf.gather(user_table, user_ids), item_table, transpose_b=True)
+    return _ranked_hits_and_dcg(scores, exclude_pairs, test_keys, ks)
+
+
+@tf.function(
+    input_signature=[
+        tf.TensorSpec([None, None], tf.float32),  # the block's scores [block, items]
+        tf.TensorSpec([None, 2], tf.int32),
+        tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None], tf.int32),
+    ],
+)
+def _scored_block_hits_and_dcg(
+    scores: tf.Tensor, exclude_pairs: tf.Tensor, test_keys: tf.Tensor, ks: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`_block_hits_and_dcg` of a block whose scores are already computed."""
+    return _ranked_hits_and_dcg(scores, exclude_pairs, test_keys, ks)
+
+
+def _ranked_hits_and_dcg(
+    scores: tf.Tensor, exclude_pairs: tf.Tensor, test_keys: tf.Tensor, ks: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Masks, takes the top K and counts hits and DCG of one block's ``[block, items]`` scores."""
     scores = tf.tensor_scatter_nd_update(
         scores, exclude_pairs, tf.fill(tf.shape(exclude_pairs)[:1], -np.inf)
     )
@@ -118,7 +140,10 @@ def hits_and_dcg(
     """``hits@K`` and ``dcg@K`` of each user in ``users``: two float64 ``[len(users), len(ks)]``.
 
     Args:
-        user_table: ``[U, d]`` float32 user vectors.
+        user_table: ``[U, d]`` float32 user vectors, or a SciPy CSR ``[U, d]`` matrix
+            (then ``item_table`` is a NumPy array and each block's scores are
+            ``user_table[block] @ item_table.T``, computed by SciPy: fastest when
+            ``item_table.T`` is C-ordered, as EASE's ``Bᵀ = B.T`` is).
         item_table: ``[I, d]`` float32 item vectors.
         users: ids of the users to rank, each with at least one test item.
         test_rows: binary CSR ``[len(users), I]``: row ``j`` holds ``users[j]``'s test items.
@@ -150,14 +175,20 @@ def hits_and_dcg(
         start, stop = b * block, min((b + 1) * block, n)
         ids = np.zeros(block, dtype=np.int32)  # padding rows score user 0, then are dropped
         ids[: stop - start] = users[start:stop]
-        block_hits, block_dcg = _block_hits_and_dcg(
-            user_table,
-            tf.constant(ids),
-            item_table,
-            tf.constant(_block_pairs(masked_rows, start, stop)),
-            tf.constant(_block_keys(test_rows, start, stop, num_items)),
-            ks_tensor,
-        )
+        pairs = tf.constant(_block_pairs(masked_rows, start, stop))
+        keys = tf.constant(_block_keys(test_rows, start, stop, num_items))
+        if sp.issparse(user_table):
+            # Sparse rows (EASE: x_u) times the item table's transpose (B), in SciPy: a
+            # CSR × C-ordered dense product reads one row of B per interaction, so a block
+            # costs its interactions × I, not block × d × I.
+            scores = np.asarray(user_table[ids] @ item_table.T, dtype=np.float32)
+            block_hits, block_dcg = _scored_block_hits_and_dcg(
+                tf.constant(scores), pairs, keys, ks_tensor
+            )
+        else:
+            block_hits, block_dcg = _block_hits_and_dcg(
+                user_table, tf.constant(ids), item_table, pairs, keys, ks_tensor
+            )
         hits[start:stop] = block_hits.numpy()[: stop - start]
         dcg[start:stop] = block_dcg.numpy()[: stop - start]
     return hits, dcg

@@ -84,7 +84,11 @@ def full_ranking_metrics(
     Users without test items are not scored at all.
 
     Args:
-        user_table: ``[U, d]`` user vectors (NumPy array or ``tf.Tensor``, cast to float32).
+        user_table: ``[U, d]`` user vectors (NumPy array or ``tf.Tensor``, cast to float32),
+            or a SciPy sparse ``[U, d]`` matrix (EASE: the users' interaction rows ``X`` with
+            ``item_table = Bᵀ``): each block's scores are then ``X_block · B``, a sparse ×
+            dense product in SciPy (pass ``Bᵀ`` as ``B.T`` of a C-ordered ``B``: no copy, and
+            each interaction reads one row of ``B``), and no dense ``U × I`` matrix is built.
         item_table: ``[I, d]`` item vectors; ``score(u, i) = user_table[u] · item_table[i]``.
         test: ``U × I`` sparse matrix of the held-out items to find (any non-zero entry
             counts once).
@@ -128,8 +132,16 @@ def full_ranking_metrics(
         >>> m["users_sampled"], m["users_evaluated"], m["recall@1"], m["recall@1_ci95"]
         (2, 2, 1.0, 0.0)
     """
-    user_table = _as_table(user_table, "user_table")
-    item_table = _as_table(item_table, "item_table")
+    # A sparse user table (EASE: a user's interaction row x_u, scored x_u · B) stays
+    # sparse: hits_and_dcg densifies one block of users at a time.
+    if sp.issparse(user_table):
+        user_table = sp.csr_matrix(user_table, dtype=np.float32)
+        item_table = np.asarray(item_table, dtype=np.float32)  # no copy of a float32 array
+        if item_table.ndim != 2:
+            raise InputError(f"item_table must be 2-D [rows, d], got shape {item_table.shape}")
+    else:
+        user_table = _as_table(user_table, "user_table")
+        item_table = _as_table(item_table, "item_table")
     num_users, dim = user_table.shape
     num_items, item_dim = item_table.shape
     if dim != item_dim:

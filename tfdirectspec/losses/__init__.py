@@ -5,6 +5,7 @@ from tfdirectspec.losses.bpr import BPRLoss
 from tfdirectspec.losses.directau import DirectAULoss
 from tfdirectspec.losses.directspec import DirectSpecLoss
 from tfdirectspec.losses.directspec_plus import DirectSpecPlusLoss
+from tfdirectspec.losses.ials import IALSLoss
 from tfdirectspec.losses.positive_only import PositiveOnlyLoss
 from tfdirectspec.losses.sampled_softmax import SampledSoftmaxLoss
 
@@ -13,6 +14,7 @@ __all__ = [
     "DirectAULoss",
     "DirectSpecLoss",
     "DirectSpecPlusLoss",
+    "IALSLoss",
     "PositiveOnlyLoss",
     "RetrievalLoss",
     "SampledSoftmaxLoss",

@@ -33,6 +33,10 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
         return losses.DirectAULoss(gamma=c.gamma)
     if c.loss == "ssm":
         return losses.SampledSoftmaxLoss(temperature=c.temperature)
+    if c.loss == "ials":  # the batch form of its objective (the run itself solves by ALS)
+        return losses.IALSLoss(alpha=c.alpha, reg=c.reg)
+    if c.loss == "ease":
+        raise ValueError("loss ease is closed form (no batch loss): train it with train()")
     raise ValueError(f"unknown loss {c.loss!r}")
 
 

@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     from tfdirectspec.data import InteractionData
 
 TOWERS = ("mf", "lightgcn")
-LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm")
+LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm", "ials", "ease")
+#: The classic baselines among LOSSES: not embedding losses trained by ``model.fit`` but
+#: iALS (alternating least squares; ``dim`` factors, ``reg`` λ, ``alpha`` the confidence
+#: weight, ``epochs`` the iterations) and EASE^R (closed form; ``reg`` is its λ, one fit).
+#: See :mod:`tfdirectspec.training.baseline_trainer`.
+BASELINES = ("ials", "ease")
 OPTIMIZERS = ("sgd", "adam", "lazy-adam")
 SAMPLERS = ("user", "pair")
 #: Keys that must be positive integers.
@@ -83,6 +88,8 @@ class TrainConfig:
     time_budget: float = 0.0
     group_size: int = 0
     patience: int = 0
+    #: iALS: implicit's threads (0: all cores). Does not change the result.
+    num_threads: int = 1
     name: str = ""
 
     def validate(self) -> TrainConfig:
@@ -100,11 +107,20 @@ class TrainConfig:
         for key in ("lr", "tau", "temperature"):
             check_positive(key, getattr(self, key))
         check_non_negative("patience", self.patience)
+        if not isinstance(self.num_threads, int) or isinstance(self.num_threads, bool):
+            raise ParameterError("num_threads", f"must be an integer, got {self.num_threads!r}")
+        check_non_negative("num_threads", self.num_threads)
+        if self.loss in BASELINES and self.tower != "mf":
+            raise ParameterError(
+                "tower", f"{self.tower} does not apply to loss {self.loss} (an MF model); use mf"
+            )
+
         if not isinstance(self.eval_users, int) or isinstance(self.eval_users, bool):
             raise ParameterError("eval_users", f"must be an integer, got {self.eval_users!r}")
         check_non_negative("eval_users", self.eval_users)
         for key in ("alpha", "shrink", "reg", "gamma", "time_budget"):
             check_non_negative(key, getattr(self, key))
+
         check_adaptive_tau(self.tau0, self.tau1)
         check_group_size(self.group_size, self.batch_size, self.tau0 is not None, self.loss)
         if not 0 < self.lr_decay <= 1:
@@ -115,6 +131,17 @@ class TrainConfig:
         check_ks(self.ks)
         if self.dataset is None and self.data_dir is None:
             raise ParameterError("dataset", "or data_dir is needed", related=("data_dir",))
+        return self
+
+    def check_complete(self) -> TrainConfig:
+        """:meth:`validate`, plus the rules of a config about to train (after its recipe).
+
+        iALS and EASE^R need λ = ``reg`` > 0 (``XᵀX + λI`` and the least-squares solves
+        must be invertible); a partial config (before the recipe fills ``reg``) may have 0.
+        """
+        self.validate()
+        if self.loss in BASELINES:
+            check_positive("reg", self.reg)
         return self
 
     def updated(self, values: dict[str, Any], source: str) -> TrainConfig:

@@ -7,7 +7,9 @@ without an entry for that tower and loss) gets its loss's *default recipe*,
 
 - ``[train]``: fixed keys of :class:`~tfdirectspec.training.TrainConfig` (optimiser,
   learning rate, batch size, loss weights);
-- ``[schedule]``: how long to train, in *steps*, turned into epochs for this data::
+- ``[schedule]`` (embedding losses; the baselines iALS and EASE^R have none and give
+  ``epochs`` = iterations in ``[train]``): how long to train, in *steps*, turned into
+  epochs for this data::
 
       steps_per_epoch = ⌊train pairs / batch_size⌋
       epochs          = clip(⌈steps / steps_per_epoch⌉, min_epochs, max_epochs)
@@ -94,8 +96,12 @@ def recipe_path(loss: str) -> Path:
     )
 
 
-def read_recipe(loss: str) -> tuple[dict[str, Any], Schedule, Path]:
+def read_recipe(loss: str) -> tuple[dict[str, Any], Schedule | None, Path]:
     """The ``[train]`` values, the :class:`Schedule` and the file of ``loss``'s default recipe.
+
+    A recipe without a ``[schedule]`` table (the baselines iALS and EASE^R, whose budget is
+    a number of iterations, not of steps) has None: its ``[train]`` table then sets
+    ``epochs``, ``eval_every`` and ``patience`` itself.
 
     Raises:
         InputError: a missing table or key, or an unknown one, naming the file.
@@ -108,6 +114,8 @@ def read_recipe(loss: str) -> tuple[dict[str, Any], Schedule, Path]:
     train = values["train"]
     TrainConfig().updated(train, f"{path} [train]")  # unknown keys and types fail here
     fields = {f.name for f in dataclasses.fields(Schedule)}
+    if "schedule" not in values:  # iALS, EASE: iterations and evaluations in [train]
+        return train, None, path
     schedule = values.get("schedule", {})
     bad = sorted(set(schedule) - fields)
     if bad:
@@ -143,7 +151,10 @@ def recipe_config(
     for values, source in given:
         config = config.updated(values, source)
         explicit |= set(values)
-    derived = schedule.derive(config.batch_size, data.num_train, data.num_valid > 0)
+    if schedule is None:
+        derived = {} if data.num_valid > 0 or "patience" in explicit else {"patience": 0}
+    else:
+        derived = schedule.derive(config.batch_size, data.num_train, data.num_valid > 0)
     derived = {k: v for k, v in derived.items() if k not in explicit}
     if (
         "optimizer" not in explicit
@@ -151,7 +162,7 @@ def recipe_config(
         and data.num_users + data.num_items > LAZY_ADAM_ROWS
     ):
         derived["optimizer"] = "lazy-adam"
-    return config.updated(derived, f"{path} [schedule]").validate()
+    return config.updated(derived, f"{path} [schedule]").check_complete()
 
 
 def resolve_config(
@@ -173,4 +184,4 @@ def resolve_config(
     config = TrainConfig().updated(zoo, "zoo")
     for values, source in given:
         config = config.updated(values, source)
-    return config.validate()
+    return config.check_complete()

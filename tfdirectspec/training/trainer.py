@@ -29,7 +29,7 @@ from tfdirectspec.training.callbacks import (
     RankingEvaluation,
     TimeBudget,
 )
-from tfdirectspec.training.config import TrainConfig, load_data
+from tfdirectspec.training.config import BASELINES, TrainConfig, load_data
 from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
 
@@ -103,6 +103,10 @@ def train(
 ) -> TrainResult:
     """Trains one model and evaluates it on the test split.
 
+    The baselines (``loss`` ``ials`` or ``ease``) are fitted by
+    :func:`~tfdirectspec.training.baseline_trainer.train_baseline` instead, with the
+    same result (``strategy``, ``initial_epoch`` and ``state_dir`` do not apply to them).
+
     With ``valid_fraction > 0`` the reported model is the epoch with the best
     validation NDCG@K (largest K); with 0 (the authors' protocol) it is the
     final model. Test metrics mask train (and validation) items.
@@ -131,6 +135,10 @@ def train(
         data = load_data(config)
     elif config.valid_fraction and data.valid.nnz == 0:
         data = data.with_validation(config.valid_fraction, config.seed)
+    if config.loss in BASELINES:  # iALS, EASE^R: no sampler, no fit; same result and metrics
+        from tfdirectspec.training.baseline_trainer import train_baseline
+
+        return train_baseline(config, data, callbacks=callbacks, verbose=verbose)
     check_ks(config.ks, data.num_items)
     stage_started = time.perf_counter()
     sampler = sampler_for(config, data)
@@ -222,9 +230,17 @@ def _final_metrics(
     epochs_run = initial_epoch + len(timer.seconds)
     valid = {}
     best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
+    # Wall time to the best point: the end of its evaluation (without validation: the
+    # last evaluation, i.e. the end of training).
+    last = evaluation.records[-1]["wall_seconds"] if evaluation.records else sum(timer.seconds)
+    time_to_best = last
     if evaluation.has_valid and evaluation.best_weights is not None:
         best_epoch = evaluation.best_epoch
-        valid = next(r["valid"] for r in evaluation.records if r["epoch"] == best_epoch)
+        best_record = next(r for r in evaluation.records if r["epoch"] == best_epoch)
+        valid = best_record["valid"]
+        time_to_best = best_record["wall_seconds"]
+    steps = evaluation.params.get("steps") if evaluation.params else None
+    pairs = (steps or 0) * config.batch_size * len(timer.seconds)  # positives of the steps run
     return {
         "test": test,
         "valid": valid,
@@ -233,7 +249,9 @@ def _final_metrics(
         "train_seconds": sum(timer.seconds),
         "seconds_per_epoch": sum(timer.seconds) / max(epochs_run, 1),
         "seconds_per_epoch_median": statistics.median(timer.seconds) if timer.seconds else 0.0,
-        "steps_per_epoch": evaluation.params.get("steps") if evaluation.params else None,
+        "steps_per_epoch": steps,
+        "time_to_best_seconds": float(time_to_best),
+        "pairs_per_second": pairs / max(sum(timer.seconds), 1e-9),
         "erank": erank,
         "history": evaluation.records,
         "data": data.summary(),

@@ -22,9 +22,11 @@ the load of a shared machine. The budget counts from the start of the command.
   when the next evaluation is more than n epochs away it shortens the run to e + n
   epochs, so that its last epoch is evaluated (as the last epoch of any run is)
   instead of training epochs no evaluation would see.
-* In the first round (before every loss has had a trial) a trial gets at most its
-  share of what is left, (D − R − t) / (losses still without a trial), so that
-  every loss gets its recipe trial and the comparison always includes the baselines.
+* In every round of the losses' successive halving (:mod:`tfdirectspec.tuning.halving`;
+  round 0: before every loss has had a trial) a trial gets at most its share of what
+  is left, (D − R − t) / (losses still due a trial in the round), so that every loss
+  gets its recipe trial, the comparison always includes the baselines, and the fewer
+  leaders of a later round get more time each.
 """
 
 from __future__ import annotations

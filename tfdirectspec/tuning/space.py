@@ -65,6 +65,7 @@ NOT_TUNABLE = (
     "time_budget",
     "tau0",
     "tau1",
+    "num_threads",
 )
 
 _FIELD_TYPES: dict[str, type] = {

@@ -11,8 +11,11 @@ this module schedules the trials, runs them with
 (:mod:`tfdirectspec.tuning.early_stopping`) and keeps to the wall-clock budget
 (:mod:`tfdirectspec.tuning.budget`).
 
-* Scheduling: the next trial goes to the loss with the fewest trials (ties in
-  the order given), and the first trial of every loss is its zoo recipe
+* Scheduling: successive halving over the losses (:mod:`tfdirectspec.tuning.halving`):
+  every loss gets one trial, in the order given (``--loss auto`` puts the closed-form
+  and ALS baselines first), then the better half by validation score go on, one trial
+  each a round, down to the two leaders; within a round a trial may use at most its
+  share of the time left. The first trial of every loss is its zoo recipe
   (KerasTuner's defaults are set to it), so the comparison always contains each
   loss's reference recipe: the winner is never worse on validation than the best
   baseline recipe that ran.
@@ -319,15 +322,14 @@ class Tune:
             if not self._time_for_a_trial(records, loss):
                 self.log("tune: time budget reached; no further trials")
                 break
-            untried = sum(1 for o in self.oracles.values() if not o.trials)
+            due = 1 if retry else self._due(records, exhausted)
             trial = oracle.create_trial("tfdirectspec")
             if trial.status != "RUNNING":
                 exhausted.add(loss)
                 continue
             record = self._read_record(self._trial_id(loss, trial.trial_id))
             if record is None:  # not finished in an earlier session: run it
-                first_round = untried if len(oracle.trials) == 1 else 0
-                record = self._run_trial(loss, trial, records, first_round)
+                record = self._run_trial(loss, trial, records, due)
             self._report(oracle, trial, record)
             self._write_table()
             self._log_trial(record)
@@ -337,14 +339,30 @@ class Tune:
         return sum(len(o.trials) for o in self.oracles.values())
 
     def _next_loss(self, exhausted: set[str]) -> str | None:
-        """The loss whose turn it is: an interrupted trial first, else the fewest trials."""
+        """The loss whose turn it is: an interrupted trial first, else by successive halving.
+
+        See :mod:`tfdirectspec.tuning.halving`: every loss gets its recipe trial (in the
+        order given), then the better half of the losses by validation score go on.
+        """
         for loss, oracle in self.oracles.items():
             if oracle._retry_queue and loss not in exhausted:
                 return loss
+        return self._halving(self.records(), exhausted)[0]
+
+    def _halving(self, records: list[TrialRecord], exhausted: set[str]) -> tuple[str | None, int]:
+        from tfdirectspec.tuning.halving import next_loss
+
         candidates = [loss for loss in self.settings.losses if loss not in exhausted]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda loss: len(self.oracles[loss].trials))
+        trials = {loss: len(self.oracles[loss].trials) for loss in candidates}
+        scores: dict[str, float] = {}
+        for record in records:
+            if record.score is not None and record.loss in trials:
+                scores[record.loss] = max(scores.get(record.loss, -math.inf), record.score)
+        return next_loss(candidates, trials, scores)
+
+    def _due(self, records: list[TrialRecord], exhausted: set[str]) -> int:
+        """Losses (the next one included) still due a trial in the current halving round."""
+        return self._halving(records, exhausted)[1]
 
     def _reserve(self, records: list[TrialRecord]) -> float:
         """Seconds kept for the refit of the best trial so far (see tuning.budget)."""
@@ -370,7 +388,11 @@ class Tune:
     def _run_trial(
         self, loss: str, trial, records: list[TrialRecord], untried: int = 0
     ) -> TrialRecord:
-        """Trains one trial on the test-less data; ``untried``: losses still without a trial."""
+        """Trains one trial on the test-less data.
+
+        ``untried``: losses due a trial in the current halving round, this one included;
+        with more than one the trial may use at most its share of the time left.
+        """
         from tfdirectspec.training.trainer import train
         from tfdirectspec.tuning.budget import TrialBudget
         from tfdirectspec.tuning.early_stopping import HopelessTrialStop
@@ -388,7 +410,7 @@ class Tune:
         )
         reserve = self._reserve(records)
         deadline = self._deadline - reserve
-        if untried > 1 and not math.isinf(deadline):  # first round: leave the others their share
+        if untried > 1 and not math.isinf(deadline):  # leave the round's others their share
             deadline = started + (deadline - started) / untried
 
         def own_refit(epochs: int, seconds: float) -> float:
@@ -580,7 +602,7 @@ def trial_config(base: TrainConfig, values: dict[str, Any], trial_id: str) -> Tr
     """The config of a trial: ``base`` with the trial's values; no test curves, no own budget."""
     config = base.updated(values, f"trial {trial_id}")
     config = dataclasses.replace(config, track_test=False, time_budget=0.0, name=trial_id)
-    return config.validate()
+    return config.check_complete()
 
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:
@@ -635,9 +657,18 @@ def write_config_toml(path: str | Path, config: TrainConfig, comment: str = "") 
 
 
 def trials_table(records: list[TrialRecord], monitor: str) -> str:
-    """Tab-separated table of the trials: id, loss, status, score, epochs, time, values."""
+    """Tab-separated table of the trials: id, loss, status, score, rank, epochs, time, values.
+
+    ``rank`` orders every scored trial, of whatever loss or baseline, by its validation
+    score (1: the best, the one the tune refits); the baselines' rows (``ease``, ``ials``)
+    sit beside the embedding losses' with the values they were run with.
+    """
     keys = sorted({k for r in records for k in r.hyperparameters})
-    header = ["trial", "loss", "status", monitor, "best_epoch", "epochs_run", "minutes", *keys]
+    scored = sorted((r for r in records if r.score is not None), key=lambda r: -r.score)
+    ranks = {r.trial_id: i + 1 for i, r in enumerate(scored)}
+    header = [
+        "trial", "loss", "status", monitor, "rank", "best_epoch", "epochs_run", "minutes", *keys
+    ]  # fmt: skip
     out = io.StringIO()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
     writer.writerow(header)
@@ -649,6 +680,7 @@ def trials_table(records: list[TrialRecord], monitor: str) -> str:
                 r.loss,
                 status,
                 "" if r.score is None else f"{r.score:.4f}",
+                ranks.get(r.trial_id, ""),
                 r.best_epoch,
                 r.epochs_run,
                 f"{r.wall_seconds / 60:.2f}",
