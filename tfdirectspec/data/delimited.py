@@ -90,7 +90,7 @@ def read_delimited(
         InputError: naming the file and line (or the column).
     """
     layout = _Layout.of(path, buf, sep, choice, header)
-    if layout is None:
+    if layout is None or _first_record(buf, layout.body_start)[0] >= len(buf):
         raise InputError(f"{path}: no interactions")
     fast_int = (
         id_type != "str"

@@ -191,3 +191,26 @@ def resolve_config(
     for values, source in given:
         config = config.updated(values, source)
     return config.validate().mark_resolved()
+
+
+def resolve_for_data(config: TrainConfig, data: InteractionData) -> TrainConfig:
+    """:func:`resolve_config` of a config handed to ``train`` with its (split) data.
+
+    The data's zoo entry is looked up by ``config.dataset`` when the config was given a
+    ``dataset`` or ``data_dir``; otherwise by the data's name when it is a registered
+    dataset (``load_dataset("citeulike")``), else there is none and the loss's default
+    recipe applies, as for ``tfdirectspec train --data-dir``.
+
+    Example:
+        >>> from tfdirectspec.data import from_pairs
+        >>> data = from_pairs([[u, i] for u in range(100) for i in range(u % 7, u % 7 + 30)])
+        >>> config = resolve_for_data(TrainConfig(loss="bpr"), data)
+        >>> config.optimizer, config.lr == TrainConfig().lr
+        ('adam', False)
+    """
+    from tfdirectspec.data import DATASETS
+
+    given = config.given_values()
+    if "dataset" not in given and "data_dir" not in given and config.data_dir is None:
+        config = config.updated({"dataset": data.name if data.name in DATASETS else None}, "data")
+    return resolve_config(config, data)

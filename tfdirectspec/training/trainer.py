@@ -32,7 +32,7 @@ from tfdirectspec.training.callbacks import (
 from tfdirectspec.training.config import TrainConfig, load_data
 from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
-from tfdirectspec.training.recipes import resolve_config
+from tfdirectspec.training.recipes import resolve_for_data
 
 
 @dataclasses.dataclass
@@ -141,7 +141,7 @@ def train(
     else:
         data = _split_in_memory(data, config)
     if not config.resolved:
-        config = resolve_config(_key_for(config, data), data)
+        config = resolve_for_data(config, data)
     keras.utils.set_random_seed(config.seed)
     check_ks(config.ks, data.num_items)
     stage_started = time.perf_counter()
@@ -212,16 +212,6 @@ def split_record(config: TrainConfig, data: InteractionData) -> dict[str, Any]:
     test = made.get("test") or ({"method": "file"} if data.test.nnz else None)
     valid = made.get("valid") or ({"method": "file"} if data.valid.nnz else None)
     return {"method": config.split, "test": test, "valid": valid}
-
-
-def _key_for(config: TrainConfig, data: InteractionData) -> TrainConfig:
-    """``config`` naming in-memory data's dataset (for its zoo entry) unless it names one."""
-    from tfdirectspec.data import DATASETS
-
-    given = config.given_values()
-    if "dataset" in given or "data_dir" in given or config.data_dir is not None:
-        return config
-    return config.updated({"dataset": data.name if data.name in DATASETS else None}, "data")
 
 
 def _split_in_memory(data: InteractionData, config: TrainConfig) -> InteractionData:
