@@ -151,6 +151,11 @@ def first_bad_int(column: Any) -> int | None:
     """
     import pyarrow.compute as pc
 
+    head = 4096  # string ids usually show in the first rows: no pass over all of them
+    if len(column) > head:
+        found = first_bad_int(column.slice(0, head))
+        if found is not None:
+            return found
     is_int = pc.match_substring_regex(column, INT_PATTERN)
     bad = pc.invert(is_int)
     if pc.any(bad).as_py():
