@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import re
 from collections.abc import Iterator
@@ -199,11 +200,29 @@ def is_time_text(text: str) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
 class _Layout:
-    """Where the records start, how many fields they have and which ones are read."""
+    """Where the records start, how many fields they have and which ones are read.
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
+    Attributes:
+        path: the file, for messages.
+        sep: the field separator.
+        width: fields per record (the first record's).
+        indices: 0-based user, item[, time] columns.
+        timed: whether a time column is read.
+        body_start: byte offset of the first record after the header.
+        body_line: line number of that offset.
+        sample_ints: whether the sampled ids are all integers (try the int64 fast path).
+    """
+
+    path: Any
+    sep: str
+    width: int
+    indices: tuple[int, ...]
+    timed: bool
+    body_start: int
+    body_line: int
+    sample_ints: bool
 
     @classmethod
     def of(

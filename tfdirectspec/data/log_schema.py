@@ -239,21 +239,28 @@ def epoch_seconds(column: Any) -> np.ndarray | None:
 
 
 def first_bad_time(column: Any) -> int:
-    """The first row :func:`epoch_seconds` cannot read alone, or the first with another format."""
+    """The first row :func:`epoch_seconds` cannot read, or the first whose format (number
+    or ISO 8601) differs from row 0's.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> first_bad_time(pa.array(["2024-01-01", "soon"]))
+        1
+        >>> first_bad_time(pa.array(["1", "2024-01-01"]))  # each reads, not both as one column
+        1
+    """
+    texts = [str(value) for value in column.to_pylist()]
+    for row, text in enumerate(texts):
+        if epoch_seconds(_one_string(text)) is None:
+            return row
+    numeric = [_is_number_text(text) for text in texts]
+    return next((row for row, flag in enumerate(numeric) if flag != numeric[0]), 0)
+
+
+def _one_string(text: str) -> Any:
     import pyarrow as pa
 
-    for row in range(len(column)):
-        if epoch_seconds(column.slice(row, 1)) is None:
-            return row
-    numeric = None
-    for row in range(len(column)):
-        value = column[row].as_py() if not pa.types.is_integer(column.type) else 0
-        this = _is_number_text(value)
-        if numeric is None:
-            numeric = this
-        elif this != numeric:
-            return row
-    return 0
+    return pa.array([text], type=pa.string())
 
 
 def parse_time(text: str, what: str = "--cutoff") -> float:
