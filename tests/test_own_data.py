@@ -238,6 +238,19 @@ def test_train_on_in_memory_data_uses_the_recipe():
     assert "batch_top1" in result.history.history  # the progress metric
 
 
+def test_train_tune_and_evaluate_take_the_same_data_flags(log_dir):
+    from tfdirectspec.cli import build_parser
+    from tfdirectspec.commands import DATA_FLAGS, data_flag_values
+
+    flags = ["--data-dir", str(log_dir), "--columns", COLUMNS, "--id-type", "str",
+             "--no-header", "--split", "time", "--cutoff", "2024-01-01", "--no-test"]  # fmt: skip
+    parser = build_parser()
+    for command in (["train"], ["tune"], ["evaluate", "R"]):
+        values = data_flag_values(parser.parse_args([*command, *flags]))
+        assert set(DATA_FLAGS) - {"test_fraction", "valid_fraction"} <= set(values), command
+        assert values["id_type"] == "str" and values["header"] is False
+
+
 # --- bad inputs: one stderr line, exit 2, nothing written ---------------------------------
 
 
