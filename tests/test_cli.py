@@ -110,8 +110,9 @@ def test_unknown_dataset(tmp_path, capsys):
     "content,expected",
     [
         ("0\t1\n1\n", "train.tsv:2"),
-        ("0\t1\nx\t2\n", "train.tsv:2"),
-        ("0\t1\n-3\t2\n", "train.tsv:2"),
+        # String ids are ids now ("x", "-3"); these lines are malformed whatever the ids.
+        ("0\t1\n\t2\n", "train.tsv:2: empty user id"),
+        ("0\t1\n3\t4\t5\n", "train.tsv:2: expected 2 fields, got 3"),
         ("", "train.tsv"),
     ],
 )

@@ -92,7 +92,7 @@ def test_load_data_dir_errors_name_the_folder(tmp_path):
         load_data_dir(tmp_path)
     (tmp_path / "train.txt").unlink()
     (tmp_path / "test.tsv").write_text("0\t1\n0\n")
-    with pytest.raises(InputError, match=r"test\.tsv:2: expected at least 2 fields"):
+    with pytest.raises(InputError, match=r"test\.tsv:2: expected 2 fields, got 1"):
         load_data_dir(tmp_path)
 
 

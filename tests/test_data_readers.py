@@ -1,8 +1,11 @@
-"""Readers of TSV, CSV and LightGCN text files: formats, fast paths and error messages."""
+"""Readers of TSV, CSV and LightGCN text files: formats, fast paths and error messages.
+
+CSV and TSV go through one parser (pyarrow's, :mod:`tfdirectspec.data.delimited`);
+LightGCN text through the chunked integer parse, checked against the line parser.
+"""
 
 from __future__ import annotations
 
-import re
 import sys
 
 import numpy as np
@@ -10,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 from tfdirectspec.data import read_columns, read_interactions
-from tfdirectspec.data.arrow_text import PY_WHITESPACE, arrow_columns
 from tfdirectspec.data.byte_scan import count_byte, has_lone_cr
+from tfdirectspec.data.delimited import PY_WHITESPACE
 from tfdirectspec.data.int_text import int_columns
-from tfdirectspec.data.readers import _fast_int_pairs, _parse_lines
+from tfdirectspec.data.readers import _parse_lines
 from tfdirectspec.errors import InputError
 
 
@@ -48,7 +51,8 @@ def test_header_after_leading_blank_lines_and_bom(tmp_path):
 def test_a_header_is_only_skipped_on_the_first_line(tmp_path):
     path = _write(tmp_path, "r.tsv", "1\t2\nuser\titem\n")
     with pytest.raises(InputError, match=r"r\.tsv:2: user id 'user' is not a non-negative"):
-        read_interactions(path)
+        read_interactions(path, id_type="int")
+    assert read_interactions(path).tolist() == [["1", "2"], ["user", "item"]]
 
 
 def test_lightgcn_text_with_user_without_items_and_extra_spaces(tmp_path):
@@ -76,7 +80,7 @@ def test_format_from_content_or_explicit(tmp_path, name, text, fmt):
 
 
 def test_string_ids(tmp_path):
-    text = "user,item\nalice,book 1\nbob,b2,extra\n"
+    text = "user,item,x\nalice,book 1,\nbob,b2,extra\n"
     pairs = read_interactions(_write(tmp_path, "r.csv", text), id_type="str")
     assert pairs.dtype.kind == "U"
     assert pairs.tolist() == [["alice", "book 1"], ["bob", "b2"]]
@@ -90,13 +94,15 @@ def test_string_ids_first_line_is_data_unless_it_is_made_of_header_words(tmp_pat
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("a.tsv", "1\t2\n3\n", r"a\.tsv:2: expected at least 2 fields, got 1$"),
+        ("a.tsv", "1\t2\n3\n", r"a\.tsv:2: expected 2 fields, got 1$"),
+        ("a.tsv", "1\t2\n3\t4\t5\n", r"a\.tsv:2: expected 2 fields, got 3$"),
+        ("a.tsv", "1\n3\n", r"a\.tsv:1: expected at least 2 fields, got 1$"),
         ("a.tsv", "1\t2\nabc\t3\n", r"a\.tsv:2: user id 'abc' is not a non-negative integer$"),
         ("a.csv", "1,2\n\n5,-3\n", r"a\.csv:3: item id '-3' is not a non-negative integer$"),
         ("a.csv", "1,2\n1,2.5\n", r"a\.csv:2: item id '2.5' is not a non-negative integer$"),
         ("a.csv", "-1,-2\n", r"a\.csv:1: user id '-1' is not a non-negative integer$"),
         ("a.tsv", "9" * 20 + "\t1\n", r"a\.tsv:1: user id '9+' is not a non-negative"),
-        ("a.tsv", "1\t2\n3\t\n", r"a\.tsv:2: item id '' is not a non-negative integer$"),
+        ("a.tsv", "1\t2\n3\t\n", r"a\.tsv:2: empty item id$"),
         ("a.txt", "0 1 2\n1 2 x\n", r"a\.txt:2: item id 'x' is not a non-negative integer$"),
         ("a.txt", "0 1\n-1 2\n", r"a\.txt:2: user id '-1' is not a non-negative integer$"),
         ("a.tsv", "user\titem\n", r"a\.tsv: no interactions$"),
@@ -109,7 +115,7 @@ def test_string_ids_first_line_is_data_unless_it_is_made_of_header_words(tmp_pat
 def test_errors_name_file_and_line(tmp_path, name, text, message):
     path = _write(tmp_path, name, text)
     with pytest.raises(InputError, match=message) as info:
-        read_interactions(path)
+        read_interactions(path, id_type="int")
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -130,36 +136,6 @@ def test_missing_file_directory_and_bad_arguments(tmp_path):
         read_interactions(path, fmt="xml")
     with pytest.raises(InputError, match="unknown id type 'float'"):
         read_interactions(path, id_type="float")
-
-
-@pytest.mark.parametrize("sep", ["\t", ",", None])
-def test_fast_path_agrees_with_the_validating_parser(sep):
-    rng = np.random.default_rng(3)
-    lines = []
-    for user in range(200):
-        items = rng.integers(0, 10 ** int(rng.integers(1, 18)), size=int(rng.integers(0, 6)))
-        if sep is None:
-            lines.append(" ".join(str(x) for x in [user, *items]) + " " * int(rng.integers(2)))
-        else:
-            lines += [
-                f"{user}{sep}{item}{sep}{user}" if item % 2 else f"{user}{sep}{item}"
-                for item in items
-            ]
-        if rng.random() < 0.1:
-            lines.append("  \r")
-    text = "\r\n".join(lines) + "\n"
-    fast = _fast_int_pairs(text.encode(), sep)
-    slow = _parse_lines(text, "mem", sep, "int", 1)
-    assert fast is not None
-    np.testing.assert_array_equal(fast, slow)
-
-
-@pytest.mark.parametrize(
-    ("text", "sep"),
-    [("1\t2\t\n", "\t"), ("1 2\t3\n", "\t"), ("1\n", "\t"), ("1,,2\n", ","), ("+1,2\n", ",")],
-)
-def test_fast_path_declines_what_it_does_not_fully_understand(text, sep):
-    assert _fast_int_pairs(text.encode(), sep) is None
 
 
 def _random_int_text(rng, sep, lines=300):
@@ -201,38 +177,6 @@ def test_python_whitespace_table_is_complete():
     assert PY_WHITESPACE == expected
 
 
-STRING_FILES = [
-    "a\tb\nc\td\n",
-    "user\titem\n a \t b \r\n\r\n\u3000c\x1c\td\n",  # header, padding, CRLF
-    " a \t b \r\n\r\n\u3000c\x1c\t\x85d\xa0\n",  # Unicode padding
-    "a\tb\tc\nd\te\tf\n",  # extra columns
-    "a\tb\nc\td\te\n",  # more fields than the first line: the line parser reads it
-    "a\tb\n  \n\t\nc\td\n",  # blank lines, one with a separator
-    "a\rb\tc\n",  # a lone CR belongs to the id
-    '"a"\t"b,c"\n',  # no quoting
-    "a\tb\n\tc\n",  # empty user: an error either way
-    "a\tb\nc\n",  # one field
-]
-
-
-@pytest.mark.parametrize("text", STRING_FILES)
-def test_string_fast_path_equals_the_validating_parser(tmp_path, text):
-    path = tmp_path / "s.tsv"
-    path.write_bytes(text.encode())
-    body = text.split("\n", 1)[1] if text.startswith("user\t") else text
-    first = 2 if text.startswith("user\t") else 1
-    try:
-        expected = _parse_lines(body, path, "\t", "str", first).tolist()
-    except InputError as error:
-        with pytest.raises(InputError, match=re.escape(str(error))):
-            read_interactions(path, id_type="str")
-        return
-    assert read_interactions(path, id_type="str").tolist() == expected
-    fast = arrow_columns(text.encode(), "\t", "str", begin=len(text) - len(body))
-    if fast is not None:  # when it answers, the fast path agrees
-        assert np.stack([c.to_pylist() for c in fast], axis=1).tolist() == expected
-
-
 def test_string_columns_stay_arrow_strings(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("user,item\nu1,i1\nu2,i1\n")
@@ -240,43 +184,44 @@ def test_string_columns_stay_arrow_strings(tmp_path):
     assert isinstance(users, pa.ChunkedArray) and users.to_pylist() == ["u1", "u2"]
 
 
-def test_string_fast_path_reports_invalid_utf8_by_line(tmp_path):
+def test_string_path_reports_invalid_utf8_by_line(tmp_path):
     path = tmp_path / "s.tsv"
-    path.write_bytes(b"a\tb\nc\td\te\xff\n")
+    path.write_bytes(b"a\tb\nc\td\xff\n")
     with pytest.raises(InputError, match=r"s\.tsv:2: not valid UTF-8 text$"):
         read_interactions(path, id_type="str")
 
 
-INT_FILES = [
-    "1\t2\n3\t4\n",
-    " 1 \t 0002 \r\n\r\n  \n5\t6\t7.5\tx y\n",  # padding, CRLF, blank lines, extras
-    "1\t2\n3\t4\t5\n",  # more fields than the first line
-    "1\t2\n\t\n3\t4\n",  # a blank line holding a separator
-    "1\t\x0b2\x0c\n",  # whitespace Arrow does not trim
-    "1\t2\n-0\t4\n",  # Arrow reads -0 as 0
-    "1\t2\n0x10\t4\n",  # Arrow reads hex
-    "1\t2\n+4\t4\n",
-    "1\r2\t3\n",  # a lone CR is no line end for the line parser
-    "9223372036854775807\t1\n9223372036854775808\t1\n",
-    "1\t2\n3\t\n",
-    "1\t2\n3\n",
+ODD_TEXT = [
+    # (text, expected pairs): padding, CRLF, blank lines, lines of separators only.
+    (" 1 \t 0002 \r\n\r\n  \n5\t6\n", [[1, 2], [5, 6]]),
+    ("1\t2\n\t\n3\t4\n", [[1, 2], [3, 4]]),
+    ("1\t2\t7.5\n3\t4\tx y\n", [[1, 2], [3, 4]]),
+    ("9223372036854775807\t1\n", [[9223372036854775807, 1]]),
+    ('"1"\t"2"\n', [[1, 2]]),
 ]
 
 
-@pytest.mark.parametrize("text", INT_FILES)
-def test_integer_fast_paths_equal_the_validating_parser(tmp_path, text):
-    path = tmp_path / "i.tsv"
-    path.write_bytes(text.encode())
-    try:
-        expected = _parse_lines(text, path, "\t", "int", 1)
-    except InputError as error:
-        with pytest.raises(InputError, match=re.escape(str(error))):
-            read_interactions(path)
-        return
-    np.testing.assert_array_equal(read_interactions(path), expected)
-    for fast in (arrow_columns(text.encode(), "\t", "int"), int_columns(text.encode(), "\t")):
-        if fast is not None:  # when a fast path answers, it agrees
-            np.testing.assert_array_equal(np.stack(fast, axis=1), expected)
+@pytest.mark.parametrize(("text", "expected"), ODD_TEXT)
+def test_odd_integer_text_reads_exactly_its_pairs(tmp_path, text, expected):
+    path = _write(tmp_path, "i.tsv", text)
+    for id_type in ("int", "auto"):
+        np.testing.assert_array_equal(read_interactions(path, id_type=id_type), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1\t2\n-0\t4\n", r"i\.tsv:2: user id '-0' is not"),  # Arrow alone reads -0 as 0
+        ("1\t2\n0x10\t4\n", r"i\.tsv:2: user id '0x10' is not"),  # and hex
+        ("1\t2\n+4\t4\n", r"i\.tsv:2: user id '\+4' is not"),
+        ("9223372036854775808\t1\n", r"i\.tsv:1: user id '9223372036854775808' is not"),
+    ],
+)
+def test_integers_are_non_negative_decimal_int64(tmp_path, text, message):
+    path = _write(tmp_path, "i.tsv", text)
+    with pytest.raises(InputError, match=message):
+        read_interactions(path, id_type="int")
+    assert read_interactions(path).dtype.kind == "U"  # auto: strings, as written
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 1 << 20])

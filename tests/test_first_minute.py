@@ -73,7 +73,7 @@ def test_export_lists_agree():
 @pytest.mark.parametrize(
     "content,where",
     [
-        ("1\t2\nfoo\tbar\n", "train.tsv:2"),
+        ("1\t2\n\tbar\n", "train.tsv:2"),  # an empty user id ("foo" would be a string id)
         ("1\t2\n7\n", "train.tsv:2"),
         ("", "train.tsv"),
     ],

@@ -3,7 +3,10 @@
 Malformed ``train.tsv``/``test.tsv`` files must end in exactly one ``InputError`` line
 naming the file (and the first bad line), which the command line prints as one stderr line
 with exit status 2, never a traceback; valid but odd files (BOM, CRLF, blank lines, padded
-fields, extra columns, int64's largest value) must read to exactly their pairs. The command
+fields, extra columns, int64's largest value) must read to exactly their pairs. Ids are
+read with ``id_type="int"`` (``--id-type int``), where a non-integer id is malformed; by
+default it would make the ids strings. Every record has the first record's number of
+fields (RFC 4180), so a file's extra columns are the same on every line. The command
 line is only run on invalid data, so no test here trains a model.
 """
 
@@ -33,13 +36,15 @@ INT64_MAX = np.iinfo(np.int64).max
 ids = st.one_of(st.integers(0, 60), st.sampled_from([0, 7, INT64_MAX]))
 
 
+EXTRAS = ["", "\t5", "\t4.5\tx y", "\t"]
+
+
 @st.composite
-def good_line(draw) -> tuple[str, tuple[int, int]]:
-    """A valid TSV line and its pair: padded ids, leading zeros, extra columns."""
+def good_line(draw, extra: str = "") -> tuple[str, tuple[int, int]]:
+    """A valid TSV line and its pair: padded ids, leading zeros, the file's extra columns."""
     user, item = draw(ids), draw(ids)
     pad = draw(st.sampled_from(["", " ", "  "]))
     zeros = draw(st.sampled_from(["", "0", "00"]))
-    extra = draw(st.sampled_from(["", "\t5", "\t4.5\tx y", "\t"]))
     return f"{pad}{zeros}{user}{pad}\t{pad}{item}{pad}{extra}", (user, item)
 
 
@@ -72,13 +77,14 @@ def tsv_file(draw, with_bad: bool) -> tuple[bytes, list[tuple[int, int]], int | 
 
     The first non-blank line is always valid (a bad one could read as a header).
     """
-    line, pair = draw(good_line())
+    extra = draw(st.sampled_from(EXTRAS))
+    line, pair = draw(good_line(extra))
     lines, pairs = [line], [pair]
     first_bad: int | None = None
     for _ in range(draw(st.integers(0, 12))):
         kind = draw(st.sampled_from(["good", "blank", "bad"] if with_bad else ["good", "blank"]))
         if kind == "good":
-            line, pair = draw(good_line())
+            line, pair = draw(good_line(extra))
             lines.append(line)
             if first_bad is None:
                 pairs.append(pair)
@@ -113,7 +119,7 @@ def test_valid_odd_files_read_exactly_their_pairs(case) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.tsv"
         path.write_bytes(content)
-        got = read_interactions(path)
+        got = read_interactions(path, id_type="int")
     assert got.dtype == np.int64
     assert got.tolist() == [list(p) for p in pairs]
 
@@ -126,7 +132,7 @@ def test_malformed_files_name_the_first_bad_line(case) -> None:
         path = Path(folder) / "train.tsv"
         path.write_bytes(content)
         with pytest.raises(InputError) as raised:
-            read_interactions(path)
+            read_interactions(path, id_type="int")
     _check_one_line_error(raised.value, path, first_bad)
 
 
@@ -145,13 +151,15 @@ def test_any_bytes_read_or_fail_with_one_line(content: bytes, name: str) -> None
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(content)
-        try:
-            pairs = read_interactions(path)
-        except InputError as error:
-            _check_one_line_error(error, path)
-        else:
-            assert pairs.ndim == 2 and pairs.shape[1] == 2 and len(pairs) > 0
-            assert pairs.dtype == np.int64 and pairs.min() >= 0
+        for id_type in ("int", "auto"):
+            try:
+                pairs = read_interactions(path, id_type=id_type)
+            except InputError as error:
+                _check_one_line_error(error, path)
+            else:
+                assert pairs.ndim == 2 and pairs.shape[1] == 2 and len(pairs) > 0
+                if id_type == "int":
+                    assert pairs.dtype == np.int64 and pairs.min() >= 0
 
 
 @SETTINGS
@@ -162,7 +170,7 @@ def test_a_bad_test_file_is_named_too(case) -> None:
         (Path(folder) / "train.tsv").write_text("0\t1\n1\t2\n")
         (Path(folder) / "test.tsv").write_bytes(content)
         with pytest.raises(InputError) as raised:
-            load_data_dir(folder)
+            load_data_dir(folder, id_type="int")
     _check_one_line_error(raised.value, Path(folder) / "test.tsv", first_bad)
 
 
@@ -174,15 +182,15 @@ def test_any_test_file_loads_its_pairs_or_fails_with_one_line(test: bytes) -> No
         path = Path(folder) / "test.tsv"
         path.write_bytes(test)
         try:
-            pairs = read_interactions(path)
+            pairs = read_interactions(path, id_type="int")
         except InputError as error:
             # The data folder fails on the same file, with the same one line.
             with pytest.raises(InputError) as raised:
-                load_data_dir(folder)
+                load_data_dir(folder, id_type="int")
             assert str(raised.value) == str(error)
             _check_one_line_error(raised.value, path)
         else:
-            loaded = load_data_dir(folder)
+            loaded = load_data_dir(folder, id_type="int")
             assert loaded.test.nnz <= len(pairs)  # test pairs of unknown ids may be dropped
 
 
@@ -196,7 +204,7 @@ def test_command_line_exits_2_with_one_line(case, which: str, capsys) -> None:
         (data / "train.tsv").write_text("0\t1\n1\t2\n2\t0\n")
         (data / "test.tsv").write_text("0\t2\n")
         (data / which).write_bytes(content)
-        argv = ["train", "--data-dir", str(data), "--epochs", "1", "--dim", "4"]
+        argv = ["train", "--data-dir", str(data), "--id-type", "int", "--epochs", "1", "--dim", "4"]
         status = cli.main([*argv, "--output", str(Path(folder) / "run")])
         assert not (Path(folder) / "run").exists()
     out, err = capsys.readouterr()

@@ -40,11 +40,14 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from tfdirectspec.commands import StrictParser
+
+    # No abbreviations anywhere: sub-parsers are StrictParsers too (``--epoch`` fails).
+    parser = StrictParser(
         prog="tfdirectspec",
         description="Train, evaluate and serve DirectSpec/DirectSpec+ recommenders (Keras 3).",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=StrictParser)
     for module in COMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     return parser

@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tfdirectspec.commands import StrictParser
 from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import check_non_negative, check_positive
 
@@ -103,7 +104,7 @@ def worker_argv(train_args: list[str], timeout: int) -> list[str]:
     ]
 
 
-class _TrainArgs(argparse.ArgumentParser):
+class _TrainArgs(StrictParser):
     """An argparse parser whose errors are one-line :class:`InputError`\\ s."""
 
     def error(self, message: str):  # type: ignore[override]
@@ -120,7 +121,7 @@ def parse_train_args(train_args: list[str]) -> argparse.Namespace:
     from tfdirectspec.commands import train
 
     parser = _TrainArgs(prog="tfdirectspec cluster ... --", add_help=False)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_TrainArgs)
     train.add_parser(sub)
     options = set(sub.choices["train"]._option_string_actions) | LAUNCHER_FLAGS.keys()
     for token in train_args:
@@ -129,7 +130,8 @@ def parse_train_args(train_args: list[str]) -> argparse.Namespace:
         name = token.split("=", 1)[0]
         if not name.startswith("--"):
             continue
-        # argparse accepts a unique prefix of a flag: --strat is --strategy.
+        # A unique prefix of a launcher flag (--strat) gets the launcher's message; the
+        # parser itself takes no abbreviations.
         matches = [o for o in options if o.startswith(name)]
         flag = name if name in options else (matches[0] if len(matches) == 1 else None)
         if flag in LAUNCHER_FLAGS:

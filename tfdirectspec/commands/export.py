@@ -9,7 +9,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
+
+from tfdirectspec.json_output import to_json
 
 DEFAULT_K = 20  # same as tfdirectspec.serving.DEFAULT_K (not imported: no TensorFlow here)
 
@@ -59,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     result = {"export": str(version_dir), "version": int(version_dir.name), "k": args.k}
     if not args.no_models_config:
         result["models_config"] = str(write_models_config(Path(args.to).parent, args.serving_root))
-    print(json.dumps(result, indent=2))
+    print(to_json(result, indent=2))
     return 0

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tfdirectspec.commands import add_output_flags
+from tfdirectspec.commands import add_data_flags, add_output_flags
 from tfdirectspec.distributed.cluster_spec import DEFAULT_CLUSTER_TIMEOUT, STRATEGIES, ClusterSpec
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError, check_multi_worker, check_positive
 
 EXIT_FAILED = 1
@@ -22,9 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from tfdirectspec.training.config import LOSSES, OPTIMIZERS, SAMPLERS, TOWERS
 
     p = sub.add_parser("train", help="train a model and evaluate it")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
-    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt|parquet) and test.*")
+    add_data_flags(
+        p, valid_help="validation share of each user's train items (0 = authors' protocol)"
+    )
     p.add_argument("--config", help="a TOML file of training keys (overrides the zoo entry)")
     p.add_argument("--tower", choices=TOWERS)
     p.add_argument("--layers", type=int, help="LightGCN propagation layers")
@@ -48,16 +48,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, help="sampled-softmax temperature")
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--seed", type=int)
-    p.add_argument(
-        "--valid-fraction",
-        type=float,
-        help="validation share of each user's train items (0 = authors' protocol)",
-    )
-    p.add_argument(
-        "--test-fraction",
-        type=float,
-        help="carve a test split per user from a --data-dir that has none",
-    )
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
     p.add_argument("--ks", type=int, nargs="+", help="cut-offs K (default 10 20)")
     p.add_argument(
@@ -172,8 +162,8 @@ def resolve_config(args: argparse.Namespace):
     file_values = read_config_file(args.config) if args.config else {}
     given = [(file_values, source), (flags, "flags")]
     key = TrainConfig().updated(file_values, source).updated(flags, "flags").validate()
-    data = load_data(key)  # the split keys are the user's; zoo entries and recipes have none
-    config = resolve(key, data, given)
+    data = load_data(key)  # the data keys are the user's; zoo entries and recipes have none
+    config = resolve(key, data, given)  # the resolver tfdirectspec.train uses too
     if not config.name:
         config.name = entry_name(
             config.dataset or Path(config.data_dir).name, config.tower, config.loss
@@ -257,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tfdirectspec: training stopped: {result.failure}", file=sys.stderr)
         return EXIT_FAILED
     if chief:
-        print(json.dumps(_summary(run_dir, result.metrics), indent=2))
+        print(to_json(_summary(run_dir, result.metrics), indent=2))
     return 0
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from tfdirectspec.commands import add_output_flags
+from tfdirectspec.commands import add_data_flags, add_output_flags, data_flag_values
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError
 
 #: A trial may train this many times the epochs of its loss's recipe (without --epochs).
@@ -30,22 +30,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from tfdirectspec.training.config import TOWERS
 
     p = sub.add_parser("tune", help=HELP, description=DESCRIPTION)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
-    src.add_argument("--data-dir", help="a folder with train.(tsv|csv|txt|parquet) and test.*")
+    add_data_flags(
+        p,
+        valid_help="validation share of each user's train items (default 0.1; must be > 0)",
+        valid_default=0.1,
+    )
     p.add_argument(
         "--loss",
         default="directspec+",
         help="a loss, a comma list (directspec+,bpr) or 'auto' (every loss with a search space)",
     )
     p.add_argument("--tower", choices=TOWERS, default="mf")
-    p.add_argument(
-        "--valid-fraction",
-        type=float,
-        default=0.1,
-        help="validation share of each user's train items (default 0.1; must be > 0)",
-    )
-    p.add_argument("--test-fraction", type=float, help="carve a test split from a --data-dir")
     p.add_argument(
         "--epochs",
         type=int,
@@ -187,16 +182,13 @@ def new_settings(args: argparse.Namespace, data):
         if getattr(args, flag) < 0:
             raise InputError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
     flags = {
+        **data_flag_values(args),
         "tower": args.tower,
         "valid_fraction": args.valid_fraction,
         "seed": args.seed,
         "track_test": False,
     }
-    if args.data_dir:
-        flags.update(dataset=None, data_dir=args.data_dir)
-    elif args.dataset:
-        flags["dataset"] = args.dataset
-    for key in ("test_fraction", "epochs", "eval_every"):
+    for key in ("epochs", "eval_every"):
         if getattr(args, key) is not None:
             flags[key] = getattr(args, key)
     spaces, base = {}, {}
@@ -224,13 +216,7 @@ def _data_of(args: argparse.Namespace):
 
     if not args.valid_fraction or args.valid_fraction <= 0:
         raise ParameterError("valid_fraction", "must be > 0: tuning selects on validation")
-    names = {"valid_fraction": args.valid_fraction, "seed": args.seed}
-    if args.data_dir:
-        names.update(dataset=None, data_dir=args.data_dir)
-    elif args.dataset:
-        names["dataset"] = args.dataset
-    if args.test_fraction is not None:
-        names["test_fraction"] = args.test_fraction
+    names = {**data_flag_values(args), "seed": args.seed}
     return load_data(TrainConfig().updated(names, "flags").validate())
 
 
@@ -314,5 +300,5 @@ def run(args: argparse.Namespace) -> int:
     if result.refit_metrics is not None:
         summary["refit"] = str(output / tuner.REFIT_DIR)
         summary["test"] = result.refit_metrics["test"]
-    print(json.dumps(summary, indent=2))
+    print(to_json(summary, indent=2))
     return 0

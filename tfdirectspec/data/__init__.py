@@ -24,7 +24,7 @@ from tfdirectspec.data.datasets import (
 )
 from tfdirectspec.data.download import default_cache_dir, download
 from tfdirectspec.data.interactions import InteractionData, from_columns, from_pairs
-from tfdirectspec.data.readers import read_columns, read_interactions
+from tfdirectspec.data.readers import read_columns, read_interactions, read_log
 from tfdirectspec.data.splits import split_by_ratio
 from tfdirectspec.lazy import lazy_exports
 
@@ -44,6 +44,7 @@ __all__ = [
     "load_dataset",
     "read_columns",
     "read_interactions",
+    "read_log",
     "split_by_ratio",
 ]
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from tfdirectspec.data.download import default_cache_dir, download
 from tfdirectspec.data.interactions import InteractionData, from_columns, from_pairs
-from tfdirectspec.data.readers import read_columns
+from tfdirectspec.data.readers import read_columns, read_log
 from tfdirectspec.errors import InputError
 
 #: Environment variable naming a folder with local copies, e.g. ``$TFDIRECTSPEC_DATA/gowalla``.
@@ -152,15 +152,24 @@ def load_dataset(name: str, cache_dir: str | os.PathLike | None = None) -> Inter
     return _load_remote(spec, cache_dir)
 
 
-def load_data_dir(path: str | os.PathLike, id_type: str = "int") -> InteractionData:
+def load_data_dir(
+    path: str | os.PathLike,
+    id_type: str = "auto",
+    columns: str | None = None,
+    header: bool | None = None,
+) -> InteractionData:
     """Loads a folder holding ``train.(tsv|csv|txt|parquet)`` and optionally ``test.*``/``valid.*``.
 
     A missing test (or valid) file gives an empty matrix; a caller may then split the
-    train pairs with :func:`split_by_ratio` instead.
+    train pairs (:meth:`InteractionData.with_test_split`). Duplicate pairs collapse; with
+    a time column each pair keeps its earliest time (its first interaction).
 
     Args:
         path: the folder.
-        id_type: ``"int"`` or ``"str"``, see :func:`~tfdirectspec.data.readers.read_columns`.
+        id_type: ``"auto"``, ``"int"`` or ``"str"``, see
+            :func:`~tfdirectspec.data.readers.read_log`.
+        columns: ``"USER,ITEM[,TIME]"`` (header names or 0-based indices) for every file.
+        header: ``True``/``False`` forces the CSV/TSV header; ``None`` detects it.
 
     Returns:
         The ``InteractionData``, named after the folder.
@@ -184,12 +193,22 @@ def load_data_dir(path: str | os.PathLike, id_type: str = "int") -> InteractionD
     if found["train"] is None:
         names = ", ".join(f"train{ext}" for ext in SPLIT_EXTENSIONS)
         raise InputError(f"{path}: no train file (looked for {names})")
-    columns = {
-        role: read_columns(file, id_type=id_type) if file is not None else None
+    logs = {
+        role: read_log(file, id_type=id_type, columns=columns, header=header)
+        if file is not None
+        else None
         for role, file in found.items()
     }
+    pairs = {role: None if log is None else (log.users, log.items) for role, log in logs.items()}
+    times = {role: None if log is None else log.times for role, log in logs.items()}
     return from_columns(
-        columns["train"], columns["test"], columns["valid"], name=folder.resolve().name
+        pairs["train"],
+        pairs["test"],
+        pairs["valid"],
+        name=folder.resolve().name,
+        train_time=times["train"],
+        test_time=times["test"],
+        valid_time=times["valid"],
     )
 
 

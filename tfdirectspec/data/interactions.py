@@ -11,7 +11,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from tfdirectspec.data.id_maps import encode_ids
-from tfdirectspec.data.splits import check_fraction, holdout_mask
+from tfdirectspec.data.splits import (
+    SPLIT_METHODS,
+    check_fraction,
+    cutoff_mask,
+    holdout_mask,
+    latest_mask,
+)
 from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import ParameterError
 
@@ -35,6 +41,13 @@ class InteractionData:
         user_ids: index -> raw user id (``int64`` for integer ids, else a string array).
         item_ids: index -> raw item id.
         name: a label for logs, e.g. the dataset name.
+        train_time: ``float64`` epoch seconds of each stored train entry (in CSR order,
+            aligned with ``train.indices``; a pair seen several times keeps its earliest
+            time), or ``None`` when the data has no time column.
+        test_time: the same for ``test``.
+        valid_time: the same for ``valid``.
+        split_info: how ``test`` and ``valid`` were made, e.g. ``{"test": {"method":
+            "time", "fraction": 0.2}}`` (empty when they came as files).
 
     Example:
         >>> data = from_pairs([[10, 1], [10, 2], [11, 2]], [[11, 1]])
@@ -48,6 +61,10 @@ class InteractionData:
     user_ids: np.ndarray
     item_ids: np.ndarray
     name: str = ""
+    train_time: np.ndarray | None = None
+    test_time: np.ndarray | None = None
+    valid_time: np.ndarray | None = None
+    split_info: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shape = (len(self.user_ids), len(self.item_ids))
@@ -59,6 +76,141 @@ class InteractionData:
                 raise ValueError(
                     f"{part} has shape {matrix.shape}, expected {shape} from the id maps"
                 )
+            times = getattr(self, f"{part}_time")
+            if times is not None and len(times) != matrix.nnz:
+                raise ValueError(f"{part}_time has {len(times)} entries, {part} {matrix.nnz} pairs")
+
+    @property
+    def has_times(self) -> bool:
+        """Whether every split carries the time of its pairs (a log with a time column)."""
+        return all(getattr(self, f"{part}_time") is not None for part in ("train", "test", "valid"))
+
+    @classmethod
+    def from_pandas(
+        cls,
+        frame: Any,
+        user: str = "user",
+        item: str = "item",
+        time: str | None = None,
+        name: str = "",
+    ) -> InteractionData:
+        """Builds the data (all pairs in ``train``) from a pandas DataFrame of interactions.
+
+        Ids follow the readers' rule: integers when every id of a column is a
+        non-negative integer, else strings. Duplicate pairs collapse, keeping the earliest
+        time. Split it with :meth:`with_test_split` and :meth:`with_validation`.
+
+        Args:
+            frame: the DataFrame.
+            user: the user id column.
+            item: the item id column.
+            time: a time column (datetimes, epoch seconds or ISO 8601 strings), or None.
+            name: label stored on the result.
+
+        Raises:
+            InputError: a missing column (naming it), nulls, or a time column of no times.
+
+        Example:
+            >>> import pandas as pd
+            >>> frame = pd.DataFrame({"u": ["a", "a", "b"], "i": [1, 1, 2], "t": [3, 1, 2]})
+            >>> data = InteractionData.from_pandas(frame, user="u", item="i", time="t")
+            >>> data.summary()["train"], data.user_ids.tolist(), data.train_time.tolist()
+            (2, ['a', 'b'], [1.0, 2.0])
+        """
+        import pyarrow as pa
+
+        from tfdirectspec.data.log_schema import epoch_seconds, typed_ids
+
+        for role, column in (("user", user), ("item", item), ("time", time)):
+            if column is not None and column not in frame.columns:
+                known = ", ".join(repr(str(c)) for c in frame.columns)
+                raise InputError(f"DataFrame: no {role} column {column!r} (it has {known})")
+        ids = []
+        for column in (user, item):
+            values = frame[column]
+            if values.isna().any():
+                raise InputError(f"DataFrame: column {column!r} has nulls")
+            if values.dtype.kind in "iu":
+                ids.append(values.to_numpy(dtype=np.int64))
+            else:
+                text = pa.array(values.astype(str).str.strip().to_numpy(dtype=object))
+                ids.append(typed_ids(text, "auto"))
+        times = None
+        if time is not None:
+            values = frame[time]
+            if values.dtype.kind == "M":
+                times = values.to_numpy(dtype="datetime64[us]").astype(np.int64) / 1e6
+            else:
+                raw = values.to_numpy(dtype=object) if values.dtype.kind == "O" else values
+                times = epoch_seconds(pa.array(raw))
+            if times is None:
+                raise InputError(f"DataFrame: column {time!r} holds no times")
+        return from_columns((ids[0], ids[1]), train_time=times, name=name)
+
+    @classmethod
+    def from_csr(
+        cls,
+        matrix: Any,
+        user_ids: Any = None,
+        item_ids: Any = None,
+        name: str = "",
+    ) -> InteractionData:
+        """Builds the data from a users × items sparse matrix (every stored nonzero a pair).
+
+        Args:
+            matrix: any scipy sparse matrix (or array); entries ``!= 0`` are interactions.
+            user_ids: raw id of each row (default ``0..rows-1``); integers or strings, unique.
+            item_ids: raw id of each column (default ``0..cols-1``).
+            name: label stored on the result.
+
+        Returns:
+            The data with all pairs in ``train``, rows and columns ordered by raw id.
+
+        Raises:
+            InputError: id arrays of the wrong length or with repeated ids.
+
+        Example:
+            >>> import scipy.sparse as sp
+            >>> m = sp.csr_matrix(np.array([[1, 0, 2], [0, 0, 1]]))
+            >>> data = InteractionData.from_csr(m, user_ids=["b", "a"], item_ids=[10, 20, 30])
+            >>> data.user_ids.tolist(), data.train.toarray().tolist()
+            (['a', 'b'], [[0.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
+            >>> data.item_ids.tolist()  # item 20 has no interaction and stays
+            [10, 20, 30]
+        """
+        csr = sp.csr_matrix(matrix, dtype=np.float32)
+        csr.eliminate_zeros()
+        rows, cols = csr.shape
+        ordered = []
+        for label, ids, size in (("user_ids", user_ids, rows), ("item_ids", item_ids, cols)):
+            ids = np.arange(size, dtype=np.int64) if ids is None else np.asarray(ids)
+            if ids.ndim != 1 or len(ids) != size:
+                raise InputError(f"{label}: expected {size} ids, got shape {ids.shape}")
+            if ids.dtype.kind not in "iuUSO":
+                raise InputError(f"{label}: ids must be integers or strings, got {ids.dtype}")
+            ids = ids.astype(np.int64) if ids.dtype.kind in "iu" else ids.astype(str)
+            if len(np.unique(ids)) != size:
+                raise InputError(f"{label}: ids repeat")
+            ordered.append(np.argsort(ids, kind="stable"))
+            ids = ids[ordered[-1]]
+            if label == "user_ids":
+                sorted_users = ids
+            else:
+                sorted_items = ids
+        # Every id stays, interactions or not; rows and columns follow the sorted ids.
+        train = sp.csr_matrix(csr[ordered[0]][:, ordered[1]])
+        train.sum_duplicates()
+        train.data[:] = 1.0
+        train.sort_indices()
+        empty = sp.csr_matrix(train.shape, dtype=np.float32)
+        return cls(
+            train=train,
+            test=empty,
+            valid=empty.copy(),
+            user_ids=sorted_users,
+            item_ids=sorted_items,
+            name=name,
+        )
 
     @property
     def num_users(self) -> int:
@@ -103,16 +255,21 @@ class InteractionData:
             "test": self.num_test,
         }
 
-    def with_validation(self, fraction: float, seed: int) -> InteractionData:
-        """Moves a random share of each user's train items to ``valid``.
+    def with_validation(
+        self, fraction: float, seed: int, method: str = "random", cutoff: float | None = None
+    ) -> InteractionData:
+        """Moves a share of each user's train items to ``valid``: random ones, or the latest.
 
         Each user moves ``round(fraction * degree)`` items (halves up) and keeps at least
-        one in train; users with a single item keep it. The draw uses
-        ``numpy.random.default_rng(seed)``, so it is deterministic.
+        one in train; users with a single item keep it. ``method="random"`` draws them
+        with ``numpy.random.default_rng(seed)``; ``"time"`` takes each user's latest ones
+        (ties at random by ``seed``), or with ``cutoff`` every pair at or after that time.
 
         Args:
-            fraction: share in ``[0, 1)``; ``0`` returns ``self`` unchanged.
+            fraction: share in ``[0, 1)``; ``0`` (and no ``cutoff``) returns ``self``.
             seed: random seed.
+            method: ``"random"`` or ``"time"`` (needs times, see :attr:`has_times`).
+            cutoff: epoch seconds of one global cut (``method="time"`` only).
 
         Returns:
             A new ``InteractionData`` with the same ids, test and a smaller train.
@@ -127,14 +284,16 @@ class InteractionData:
             2
         """
         fraction = check_fraction(fraction, "validation fraction")
-        if fraction == 0.0:
+        if fraction == 0.0 and cutoff is None:
             return self
         if self.valid.nnz:
             raise ValueError("the data already has a validation split")
-        return self._hold_out(fraction, seed, "valid")
+        return self._hold_out(fraction, seed, "valid", method, cutoff)
 
-    def with_test_split(self, fraction: float, seed: int) -> InteractionData:
-        """Moves a random share of each user's train items to ``test`` (same rule as validation).
+    def with_test_split(
+        self, fraction: float, seed: int, method: str = "random", cutoff: float | None = None
+    ) -> InteractionData:
+        """Moves a share of each user's train items to ``test`` (same rule as validation).
 
         For data that comes without a test split (``load_data_dir`` of a folder with
         only a train file).
@@ -148,22 +307,48 @@ class InteractionData:
             2
         """
         fraction = check_fraction(fraction, "test fraction")
-        if fraction == 0.0:
+        if fraction == 0.0 and cutoff is None:
             return self
         if self.test.nnz:
             raise ParameterError(
                 "test_fraction", f"cannot apply: {self.name or 'the data'} already has a test split"
             )
-        return self._hold_out(fraction, seed, "test")
+        return self._hold_out(fraction, seed, "test", method, cutoff)
 
-    def _hold_out(self, fraction: float, seed: int, into: str) -> InteractionData:
+    def _hold_out(
+        self, fraction: float, seed: int, into: str, method: str, cutoff: float | None
+    ) -> InteractionData:
+        if method not in SPLIT_METHODS:
+            raise InputError(f"unknown split {method!r} (known: {', '.join(SPLIT_METHODS)})")
+        if cutoff is not None and method != "time":
+            raise InputError("--cutoff needs --split time")
+        if method == "time" and self.train_time is None:
+            raise InputError(
+                f"{self.name or 'the data'}: --split time needs a time column "
+                "(--columns USER,ITEM,TIME)"
+            )
         rows = np.repeat(np.arange(self.num_users), np.diff(self.train.indptr))
-        mask = holdout_mask(rows, fraction, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        if method == "random":
+            mask = holdout_mask(rows, fraction, rng)
+        elif cutoff is not None:
+            mask = cutoff_mask(self.train_time, cutoff)
+        else:
+            mask = latest_mask(rows, self.train_time, fraction, rng)
         shape = self.train.shape
+        times = self.train_time
+        record = {"method": method, "fraction": fraction, "seed": seed}
+        if cutoff is not None:
+            record = {"method": method, "cutoff": cutoff}
         return dataclasses.replace(
             self,
             train=_select_entries(self.train, rows, ~mask, shape),
-            **{into: _select_entries(self.train, rows, mask, shape)},
+            train_time=None if times is None else times[~mask],
+            split_info={**self.split_info, into: record},
+            **{
+                into: _select_entries(self.train, rows, mask, shape),
+                f"{into}_time": None if times is None else times[mask],
+            },
         )
 
     def exclusions(self) -> sp.csr_matrix:
@@ -314,6 +499,9 @@ def from_columns(
     test: tuple[Any, Any] | None = None,
     valid: tuple[Any, Any] | None = None,
     name: str = "",
+    train_time: np.ndarray | None = None,
+    test_time: np.ndarray | None = None,
+    valid_time: np.ndarray | None = None,
 ) -> InteractionData:
     """Builds ``InteractionData`` from ``(users, items)`` columns of raw ids, per split.
 
@@ -328,6 +516,11 @@ def from_columns(
         test: those of the test pairs, or ``None`` for an empty test matrix.
         valid: those of the validation pairs, or ``None``.
         name: label stored on the result.
+        train_time: epoch seconds of each train pair (same length), or ``None``; given
+            for train (and for test/valid when those are given), the result keeps each
+            split's times, a duplicate pair its earliest.
+        test_time: those of the test pairs.
+        valid_time: those of the validation pairs.
 
     Returns:
         The ``InteractionData``.
@@ -346,11 +539,30 @@ def from_columns(
     user_codes, user_ids = encode_ids([users for users, _ in splits])
     item_codes, item_ids = encode_ids([items for _, items in splits])
     shape = (len(user_ids), len(item_ids))
-    train_m, test_m, valid_m = (
-        _binary_csr(rows, cols, shape) for rows, cols in zip(user_codes, item_codes, strict=True)
+    given_times = (train_time, test_time, valid_time)
+    timed = train_time is not None and all(
+        t is not None or split is None
+        for t, split in zip(given_times, (train, test, valid), strict=True)
     )
+    matrices, times = [], []
+    for rows, cols, split_time in zip(user_codes, item_codes, given_times, strict=True):
+        if timed:
+            split_time = np.zeros(len(rows)) if split_time is None else split_time
+            matrix, first_times = _earliest_csr(rows, cols, np.asarray(split_time), shape)
+        else:
+            matrix, first_times = _binary_csr(rows, cols, shape), None
+        matrices.append(matrix)
+        times.append(first_times)
     return InteractionData(
-        train=train_m, test=test_m, valid=valid_m, user_ids=user_ids, item_ids=item_ids, name=name
+        train=matrices[0],
+        test=matrices[1],
+        valid=matrices[2],
+        user_ids=user_ids,
+        item_ids=item_ids,
+        name=name,
+        train_time=times[0],
+        test_time=times[1],
+        valid_time=times[2],
     )
 
 
@@ -431,6 +643,29 @@ def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> s
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+def _earliest_csr(
+    rows: np.ndarray, cols: np.ndarray, times: np.ndarray, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """:func:`_binary_csr` plus each pair's earliest time, aligned with the CSR entries."""
+    if len(times) != len(rows):
+        raise ValueError(f"{len(times)} times for {len(rows)} pairs")
+    rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+    keys = rows * max(shape[1], 1) + cols
+    order = np.lexsort((times, keys))  # by pair, earliest first
+    sorted_keys = keys[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    kept = order[first]  # one entry per pair, in (row, col) order: canonical CSR
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[kept], minlength=shape[0]), out=indptr[1:])
+    matrix = sp.csr_matrix(
+        (np.ones(len(kept), dtype=np.float32), cols[kept], indptr), shape=shape, dtype=np.float32
+    )
+    matrix.has_sorted_indices = True
+    matrix.has_canonical_format = True
+    return matrix, np.asarray(times, dtype=np.float64)[kept]
 
 
 def _select_entries(

@@ -1,14 +1,19 @@
 """Interaction pairs from a Parquet file, read column-wise with pyarrow.
 
-The user and item columns are the ones named ``user``/``item`` (or ``user_id``/
-``item_id``; names compare case-insensitively), else the first two columns; other
-columns are not read. Columns may be integers, strings or dictionary-encoded strings.
+The user, item and optional time columns are the ones ``--columns`` names
+(:class:`~tfdirectspec.data.log_schema.ColumnChoice`); without it, the ones named
+``user``/``item`` (or ``user_id``/``item_id``; names compare case-insensitively), else the
+first two columns. Other columns are not read. Id columns may be integers, strings or
+dictionary-encoded strings; a time column timestamps, dates, numbers (epoch seconds) or
+ISO 8601 strings.
 
 * ``id_type="int"``: integer columns only, every id ``0 <= id <= 2**63 - 1``; the result
   is two ``int64`` numpy arrays (no Python objects).
 * ``id_type="str"``: strings as they are (no stripping), integers as their decimal text;
   the result is two pyarrow string arrays, for
   :func:`~tfdirectspec.data.interactions.from_columns`.
+* ``id_type="auto"``: integer columns, and string columns whose every id is a
+  non-negative decimal integer, as ``int64``; other string columns as strings.
 
 Nulls, empty strings and out-of-range ids are one-line
 :class:`~tfdirectspec.errors.InputError`\\ s naming the file, the column and the first
@@ -38,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from tfdirectspec.data.byte_scan import release_arrow_memory
+from tfdirectspec.data.log_schema import ColumnChoice, LogColumns, epoch_seconds, typed_ids
 from tfdirectspec.errors import InputError
 
 #: Accepted (user, item) column names, in order of preference.
@@ -51,11 +57,29 @@ def read_parquet_columns(path: str | os.PathLike, id_type: str = "int") -> tuple
 
     Args:
         path: the ``.parquet`` file.
-        id_type: ``"int"`` or ``"str"`` (see the module docstring).
+        id_type: ``"int"``, ``"str"`` or ``"auto"`` (see the module docstring).
 
     Raises:
         InputError: the file is missing, is not Parquet, has fewer than two columns, or a
             column has nulls, an unsupported type, an empty string or a negative id.
+    """
+    log = read_parquet_log(path, None, id_type)
+    return log.users, log.items
+
+
+def read_parquet_log(
+    path: str | os.PathLike, choice: ColumnChoice | None = None, id_type: str = "auto"
+) -> LogColumns:
+    """The user, item and (if ``choice`` names one) time columns of a Parquet file.
+
+    Args:
+        path: the ``.parquet`` file.
+        choice: the columns (names or indices); ``None`` picks them by name (see the
+            module docstring).
+        id_type: ``"int"``, ``"str"`` or ``"auto"``.
+
+    Raises:
+        InputError: see :func:`read_parquet_columns`; a time column that holds no times.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -64,15 +88,39 @@ def read_parquet_columns(path: str | os.PathLike, id_type: str = "int") -> tuple
         # No pre-buffering and 1 MiB reads: whole column chunks are not held in memory
         # (measured: Arrow's peak pool use 182 MiB -> 18 MiB on 10M pairs, same speed).
         parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-        names = _pick_columns(parquet.schema_arrow.names, path)
-        if id_type == "int":
-            return _int_columns(parquet, names, path)
+        all_names = parquet.schema_arrow.names
+        if choice is None:
+            names = _pick_columns(all_names, path)
+        else:
+            names = tuple(all_names[k] for k in choice.resolve(all_names, path))
+        if id_type == "int" and len(names) == 2:
+            return LogColumns(*_int_columns(parquet, names, path))
         table = parquet.read(columns=list(names))
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (pa.ArrowException, OSError) as error:
         raise InputError(f"{path}: not a readable Parquet file ({_one_line(error)})") from None
-    return tuple(_column(table.column(name), name, path, id_type) for name in names)
+    users, items = (_column(table.column(name), name, path, id_type) for name in names[:2])
+    times = None
+    if len(names) == 3:
+        times = _time_column(table.column(names[2]), names[2], path)
+    return LogColumns(users, items, times)
+
+
+def _time_column(column: Any, name: str, path: str | os.PathLike) -> Any:
+    """A time column as epoch seconds, or a one-line error naming it."""
+    import pyarrow as pa
+
+    where = f"{path}: column {name!r}"
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if column.null_count:
+        raise InputError(f"{where}: null times ({column.null_count} nulls)")
+    seconds = epoch_seconds(column)
+    if seconds is None:
+        raise InputError(f"{where}: has type {column.type} but not times "
+                         "(epoch seconds or ISO 8601)")  # fmt: skip
+    return seconds
 
 
 def _int_columns(parquet: Any, names: tuple[str, str], path: str | os.PathLike) -> tuple:
@@ -122,13 +170,16 @@ def _column(
         _check_range(column, where, first_row)
         return column.cast(pa.int64()).to_numpy()
     if pa.types.is_integer(kind):
+        if id_type == "auto":
+            _check_range(column, where, first_row)
+            return column.cast(pa.int64()).to_numpy()
         return column.cast(pa.string())
     if not _is_text(kind):
         raise InputError(f"{where}: has type {kind}, expected integer or string ids")
     empty = pc.equal(pc.binary_length(column), 0)
     if pc.any(empty).as_py():
         raise InputError(f"{where} row {first_row + pc.index(empty, True).as_py()}: empty id")
-    return column
+    return typed_ids(column, "auto") if id_type == "auto" else column
 
 
 def _check_range(column: Any, where: str, first_row: int) -> None:

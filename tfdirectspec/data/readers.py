@@ -1,67 +1,59 @@
-"""Readers of interaction files: TSV, CSV, LightGCN text and Parquet, into raw id columns.
+"""Readers of interaction logs: CSV, TSV, Parquet and LightGCN text, into raw id columns.
 
-Supported layouts (blank lines are skipped everywhere):
+Supported layouts:
 
-* TSV / CSV: ``user<sep>item[<sep>extra...]``; extra columns are ignored. A header line
-  such as ``user,item`` is skipped when it is the first non-blank line and neither of
-  its first two fields is an integer (with ``id_type="str"`` the two fields must be
-  header words such as ``user``/``item``, since any text could be a string id).
+* CSV / TSV: one record per line, RFC 4180 quoting, an optional header (detected, or
+  forced with ``header``), the user, item and optional time columns chosen by
+  ``columns`` (:class:`~tfdirectspec.data.log_schema.ColumnChoice`; default: the first
+  two). One parser reads both, pyarrow's CSV reader (:mod:`tfdirectspec.data.delimited`).
+* Parquet: see :mod:`tfdirectspec.data.parquet` (the same column choice and id types).
 * LightGCN text: ``user item item ...`` separated by whitespace, one user per line;
-  a line holding only a user is allowed and contributes no pair.
-* Parquet: see :mod:`tfdirectspec.data.parquet`.
+  a line holding only a user is allowed and contributes no pair. Integer text takes a
+  chunked byte-level parse (:mod:`tfdirectspec.data.int_text`), anything else a
+  validating line parser that names the first bad line.
 
-Text takes a fast path when it can: TSV/CSV pyarrow's CSV reader
-(:mod:`tfdirectspec.data.arrow_text`; string ids stay Arrow strings, never Python
-objects), integer files it declines and LightGCN text a chunked byte-level parse
-(:mod:`tfdirectspec.data.int_text`, bounded memory). Whatever the fast paths do not fully
-recognise goes through a validating line-by-line parser, which either reads the file
-or raises :class:`~tfdirectspec.errors.InputError` naming the file and line.
-:func:`read_columns` gives the columns, :func:`read_interactions` the ``[n, 2]`` array
-of the same ids.
+Ids are integers when every id is a non-negative integer and strings otherwise
+(``id_type="auto"``, the default); ``"int"`` and ``"str"`` force one. Errors are
+:class:`~tfdirectspec.errors.InputError`\\ s of one line naming the file and line.
+:func:`read_log` gives the columns with the times, :func:`read_columns` the two id
+columns, :func:`read_interactions` the ``[n, 2]`` array of the same ids.
 """
 
 from __future__ import annotations
 
 import codecs
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tfdirectspec.data.int_text import int_columns
+from tfdirectspec.data.log_schema import ColumnChoice, LogColumns, check_id_type
 from tfdirectspec.errors import InputError
 
 #: Accepted values of ``fmt`` (``"txt"`` is an alias of ``"lightgcn"``).
 FORMATS = ("auto", "tsv", "csv", "lightgcn", "txt", "parquet")
-#: Accepted values of ``id_type``.
-ID_TYPES = ("int", "str")
 
 _SEPARATORS = {"tsv": "\t", "csv": ","}
 _EXTENSIONS = {".tsv": "tsv", ".csv": "csv", ".txt": "lightgcn", ".parquet": "parquet"}
 _PARQUET_MAGIC = b"PAR1"
-_SIGNED_INT = re.compile(r"[+-]?[0-9]+")
-# Words that mark a header line when ids are strings (then "not an integer" proves nothing).
-_HEADER_WORDS = frozenset(
-    {"user", "item", "users", "items", "user_id", "item_id", "userid", "itemid", "uid", "iid"}
-)
 _INT64_MAX = np.iinfo(np.int64).max
 
 
 def read_interactions(
-    path: str | os.PathLike, fmt: str = "auto", id_type: str = "int"
+    path: str | os.PathLike, fmt: str = "auto", id_type: str = "auto"
 ) -> np.ndarray:
     """Reads a file of user-item interactions into one ``[n, 2]`` array.
 
     Args:
         path: the file to read.
         fmt: see :func:`read_columns`.
-        id_type: ``"int"`` (ids must be non-negative integers) or ``"str"`` (any text).
+        id_type: ``"auto"`` (integers if every id is one), ``"int"`` or ``"str"``.
 
     Returns:
         An array of shape ``[n, 2]`` of raw ``(user, item)`` ids in file order: ``int64``
-        for ``id_type="int"``, a numpy string array otherwise. Duplicates are kept.
+        for integer ids, a numpy string array otherwise. Duplicates are kept.
 
     Raises:
         InputError: see :func:`read_columns`.
@@ -77,43 +69,33 @@ def read_interactions(
         >>> read_interactions(folder / "train.txt").tolist()
         [[0, 5], [0, 9], [1, 5]]
         >>> _ = (folder / "bad.tsv").write_text("0\\t5\\nx\\t6\\n")
-        >>> read_interactions(folder / "bad.tsv")  # doctest: +ELLIPSIS
+        >>> read_interactions(folder / "bad.tsv", id_type="int")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         tfdirectspec.errors.InputError: .../bad.tsv:2: user id 'x' is not a non-negative integer
     """
     users, items = read_columns(path, fmt, id_type)
-    if id_type == "int":
+    if isinstance(users, np.ndarray) and users.dtype.kind in "iu":
         return np.stack([users, items], axis=1)
     return np.stack([_numpy_strings(users), _numpy_strings(items)], axis=1)
 
 
 def read_columns(
-    path: str | os.PathLike, fmt: str = "auto", id_type: str = "int"
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    id_type: str = "auto",
+    columns: str | ColumnChoice | None = None,
+    header: bool | None = None,
 ) -> tuple[Any, Any]:
     """Reads a file of user-item interactions into a user column and an item column.
 
     Args:
-        path: the file to read.
-        fmt: ``"tsv"``, ``"csv"``, ``"lightgcn"`` (alias ``"txt"``), ``"parquet"`` or
-            ``"auto"``, which picks from the extension (``.tsv``, ``.csv``, ``.txt``,
-            ``.parquet``; a ``.txt`` whose first non-blank line has a comma is CSV) and
-            otherwise from the content (Parquet's magic bytes; a tab in the first
-            non-blank line means TSV, a comma CSV, else LightGCN text).
-        id_type: ``"int"`` (ids must be non-negative integers) or ``"str"`` (any text).
+        path, fmt, id_type, columns, header: see :func:`read_log`.
 
     Returns:
         ``(users, items)`` of equal length in file order, duplicates kept: ``int64`` numpy
-        arrays for ``id_type="int"``; for ``"str"``, pyarrow string arrays (or numpy
-        string arrays from the validating parser), ready for
+        arrays for integer ids; pyarrow (or numpy) string arrays otherwise, ready for
         :func:`~tfdirectspec.data.interactions.from_columns`.
-
-    Raises:
-        InputError: a missing or unreadable file, a malformed line
-            (``"{path}:{lineno}: expected at least 2 fields, got 1"``), a bad id
-            (``"{path}:{lineno}: user id 'abc' is not a non-negative integer"``), a bad
-            Parquet column (``"{path}: column 'user' row 3: id -2 is not a non-negative
-            integer"``) or a file without any pair (``"{path}: no interactions"``).
 
     Example:
         >>> import tempfile
@@ -125,45 +107,94 @@ def read_columns(
         >>> [column.to_pylist() for column in read_columns(path, id_type="str")]
         [['7', '8'], ['15', '15']]
     """
+    log = read_log(path, fmt, id_type, columns, header)
+    return log.users, log.items
+
+
+def read_log(
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    id_type: str = "auto",
+    columns: str | ColumnChoice | None = None,
+    header: bool | None = None,
+) -> LogColumns:
+    """Reads an interaction log: its user, item and (if chosen) time columns.
+
+    Args:
+        path: the file to read.
+        fmt: ``"tsv"``, ``"csv"``, ``"lightgcn"`` (alias ``"txt"``), ``"parquet"`` or
+            ``"auto"``, which picks from the extension (``.tsv``, ``.csv``, ``.txt``,
+            ``.parquet``; a ``.txt`` whose first non-blank line has a comma is CSV) and
+            otherwise from the content (Parquet's magic bytes; a tab in the first
+            non-blank line means TSV, a comma CSV, else LightGCN text).
+        id_type: ``"auto"`` (integers if every id is a non-negative integer, else
+            strings), ``"int"`` (an error names the first id that is not) or ``"str"``.
+        columns: ``"USER,ITEM[,TIME]"`` as header names or 0-based indices (or a
+            :class:`~tfdirectspec.data.log_schema.ColumnChoice`); ``None``: the first two
+            columns (Parquet: ``user``/``item`` by name if present).
+        header: CSV/TSV only: ``True``/``False`` forces whether the first record is a
+            header; ``None`` detects it (:func:`~tfdirectspec.data.delimited.has_header`).
+
+    Returns:
+        The :class:`~tfdirectspec.data.log_schema.LogColumns`, records in file order,
+        duplicates kept; ``times`` in epoch seconds when a time column was chosen.
+
+    Raises:
+        InputError: a missing or unreadable file, a malformed line
+            (``"{path}:{lineno}: expected 2 fields, got 1"``), a bad id
+            (``"{path}:{lineno}: user id 'abc' is not a non-negative integer"`` with
+            ``id_type="int"``), a missing column (``"{path}: --columns: no column
+            'ts' ..."``), a bad Parquet column, or a file without any pair
+            (``"{path}: no interactions"``).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "log.csv"
+        >>> _ = path.write_text('user_id,item_id,ts\\n"u1",i1,2024-01-02\\n"u1",i2,2024-01-01\\n')
+        >>> log = read_log(path, columns="user_id,item_id,ts")
+        >>> log.users.to_pylist(), log.times.tolist()
+        (['u1', 'u1'], [1704153600.0, 1704067200.0])
+    """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    if id_type not in ID_TYPES:
-        raise InputError(f"unknown id type {id_type!r} (known: {', '.join(ID_TYPES)})")
+    check_id_type(id_type)
+    choice = columns if isinstance(columns, ColumnChoice) else ColumnChoice.parse(columns)
     _check_file(path)
     if fmt == "parquet" or (fmt == "auto" and _looks_like_parquet(path)):
-        from tfdirectspec.data.parquet import read_parquet_columns
+        from tfdirectspec.data.parquet import read_parquet_log
 
-        return read_parquet_columns(path, id_type)
+        return read_parquet_log(path, choice if columns else None, id_type)
     buf = _read_bytes(path)
     fmt = _resolve_format(path, fmt, buf)
+    if not buf.isascii():
+        _check_utf8(buf, path)
     sep = _SEPARATORS.get(fmt)
-    body_start, first_lineno = 0, 1
     if sep is not None:
-        body_start, first_lineno = _skip_header(buf, sep, id_type, path)
-    columns = None
-    if sep is not None:
-        from tfdirectspec.data.arrow_text import arrow_columns
+        from tfdirectspec.data.delimited import read_delimited
 
-        if not buf.isascii():
-            _check_utf8(buf, path)
-        columns = arrow_columns(buf, sep, id_type, begin=body_start)
-    if columns is None and id_type == "int":
-        columns = int_columns(buf, sep, begin=body_start)
-    if columns is None:
-        _decode(buf, path)  # the first bad byte is reported before any bad line
-        body = buf[body_start:].decode("utf-8-sig" if body_start == 0 else "utf-8")
-        del buf
-        pairs = _parse_lines(body, path, sep, id_type, first_lineno)
-        columns = pairs[:, 0], pairs[:, 1]
-    if len(columns[0]) == 0:
+        return read_delimited(path, buf, sep, choice, id_type, header)
+    if columns:
+        raise InputError(f"{path}: --columns applies to CSV, TSV and Parquet, not LightGCN text")
+    log = _read_lightgcn(buf, path, id_type)
+    if len(log) == 0:
         raise InputError(f"{path}: no interactions")
-    return columns
+    return log
 
 
-def _fast_int_pairs(buf: bytes, sep: str | None) -> np.ndarray | None:
-    """The fast integer parse as one ``[n, 2]`` array, or ``None`` (see ``int_columns``)."""
-    columns = int_columns(buf, sep)
-    return None if columns is None else np.stack(columns, axis=1)
+def _read_lightgcn(buf: bytes, path: str | os.PathLike, id_type: str) -> LogColumns:
+    """LightGCN text: the fast integer parse, else the validating line parser."""
+    columns = int_columns(buf, None) if id_type != "str" else None
+    if columns is not None:
+        return LogColumns(*columns)
+    body = _decode(buf, path)
+    del buf
+    try:
+        pairs = _parse_lines(body, path, None, "str" if id_type == "str" else "int", 1)
+    except InputError:
+        if id_type != "auto":
+            raise
+        pairs = _parse_lines(body, path, None, "str", 1)
+    return LogColumns(pairs[:, 0], pairs[:, 1])
 
 
 def _numpy_strings(column: Any) -> np.ndarray:
@@ -269,33 +300,6 @@ def _decode_line(buf: bytes, pos: int, end: int, path: str | os.PathLike) -> str
     except UnicodeDecodeError:
         _decode(buf, path)  # raises, naming the line
         raise
-
-
-def _skip_header(buf: bytes, sep: str, id_type: str, path: str | os.PathLike) -> tuple[int, int]:
-    """Finds a header on the first non-blank line.
-
-    Returns:
-        ``(byte offset where the data starts, line number of that offset)``;
-        ``(0, 1)`` when there is no header.
-    """
-    pos, lineno = 0, 1
-    while pos < len(buf):
-        end = buf.find(b"\n", pos)
-        end = len(buf) if end < 0 else end
-        line = _decode_line(buf, pos, end, path)
-        if line.strip():
-            fields = [f.strip() for f in line.split(sep)]
-            if len(fields) >= 2 and _is_header(fields[0], fields[1], id_type):
-                return end + 1, lineno + 1
-            return 0, 1
-        pos, lineno = end + 1, lineno + 1
-    return 0, 1
-
-
-def _is_header(first: str, second: str, id_type: str) -> bool:
-    if id_type == "str":
-        return first.lower() in _HEADER_WORDS and second.lower() in _HEADER_WORDS
-    return not _SIGNED_INT.fullmatch(first) and not _SIGNED_INT.fullmatch(second)
 
 
 def _parse_lines(

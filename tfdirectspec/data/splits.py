@@ -106,3 +106,61 @@ def split_by_ratio(
     kept = np.sort(first_rows)
     mask = holdout_mask(users[kept], fraction, np.random.default_rng(seed))
     return pairs[kept[~mask]], pairs[kept[mask]]
+
+
+#: Accepted values of ``method`` of the hold-out splits.
+SPLIT_METHODS = ("random", "time")
+
+
+def latest_mask(
+    groups: np.ndarray, times: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Picks, within each group, its latest ``round(fraction * size)`` members by time.
+
+    The count per group is :func:`holdout_mask`'s (halves up, at least one member kept
+    out), so a temporal split holds out as many items per user as a random one. Equal
+    times are ordered at random by ``rng``, so ties split reproducibly.
+
+    Args:
+        groups: ``[n]`` non-negative integer group codes (e.g. user indices), any order.
+        times: ``[n]`` times (any numeric scale, larger is later).
+        fraction: share in ``[0, 1)`` to hold out per group.
+        rng: breaks ties between equal times.
+
+    Returns:
+        A boolean ``[n]`` mask, True for the held-out (latest) entries.
+
+    Example:
+        >>> groups = np.array([0, 0, 0, 0, 1, 1])
+        >>> times = np.array([4.0, 1.0, 3.0, 2.0, 5.0, 9.0])
+        >>> latest_mask(groups, times, 0.5, np.random.default_rng(0)).tolist()
+        [True, False, True, False, False, True]
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    n = groups.size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    keys = rng.random(n)
+    # Sorted by group, then latest first (ties at random).
+    order = np.lexsort((keys, -np.asarray(times, dtype=np.float64), groups))
+    sizes = np.bincount(groups)
+    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    sorted_groups = groups[order]
+    rank = np.arange(n) - first[sorted_groups]
+    quota = np.clip(np.minimum(np.floor(fraction * sizes + 0.5), sizes - 1), 0, None)
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = rank < quota[sorted_groups]
+    return mask
+
+
+def cutoff_mask(times: np.ndarray, cutoff: float) -> np.ndarray:
+    """The entries at or after ``cutoff``: one global temporal cut.
+
+    Unlike :func:`latest_mask` it keeps no item per user in train: a user whose whole
+    history lies after the cut is only in the held-out part.
+
+    Example:
+        >>> cutoff_mask(np.array([1.0, 5.0, 3.0]), 3.0).tolist()
+        [False, True, True]
+    """
+    return np.asarray(times, dtype=np.float64) >= float(cutoff)

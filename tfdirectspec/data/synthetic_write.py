@@ -26,7 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from tfdirectspec.data.synthetic import SyntheticData
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError
 
 #: Accepted output formats.
@@ -105,7 +105,7 @@ def write_synthetic(
             item_weights=data.item_weights,
         )
         record = {**summary(data), "format": fmt, **(extra or {})}
-        (staging / SUMMARY_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        (staging / SUMMARY_FILE).write_text(to_json(record, indent=2) + "\n")
         if output.exists():
             shutil.rmtree(output)
         os.replace(staging, output)

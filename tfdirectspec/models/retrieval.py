@@ -9,6 +9,29 @@ from tfdirectspec.distributed.strategies import is_multi_worker
 from tfdirectspec.losses.base import RetrievalLoss
 from tfdirectspec.towers.base import EmbeddingTower
 
+#: Rows of a batch whose in-batch rank :func:`in_batch_top1` measures.
+TOP1_ROWS = 256
+
+
+def in_batch_top1(users: tf.Tensor, items: tf.Tensor, rows: int = TOP1_ROWS) -> tf.Tensor:
+    """Share of the first ``rows`` pairs whose own item scores highest among the batch's.
+
+    Row ``b`` of ``users`` and ``items`` is a (user, positive item) pair; the score is the
+    dot product the ranking uses. A pair counts when no item of the batch scores higher
+    than its own for its user (equal scores count for the pair).
+
+    Example:
+        >>> users = tf.constant([[1.0, 0.0], [1.0, 0.0]])
+        >>> float(in_batch_top1(users, tf.constant([[2.0, 0.0], [1.0, 0.0]])))
+        0.5
+    """
+    users = tf.convert_to_tensor(users)[:rows]
+    items = tf.convert_to_tensor(items)
+    scores = tf.matmul(users, items, transpose_b=True)  # [rows, batch]
+    own = tf.linalg.diag_part(scores[:, : tf.shape(users)[0]])
+    best = tf.reduce_max(scores, axis=1)
+    return tf.reduce_mean(tf.cast(own >= best, tf.float32))
+
 
 @keras.saving.register_keras_serializable(package="tfdirectspec")
 class RetrievalModel(keras.Model):
@@ -23,6 +46,16 @@ class RetrievalModel(keras.Model):
     Under a ``tf.distribute`` strategy each replica's loss is the sum of its
     rows' per-example values divided by the *global* batch size, which is the
     scaling Keras expects from ``compute_loss`` (it sums replica gradients).
+
+    Besides ``loss`` the training logs (progress bar, TensorBoard) show ``batch_top1``,
+    the share of a batch's (user, item) pairs whose item scores highest for that user
+    among the batch's items. A loss need not move while the model learns: DirectSpec+'s
+    is dominated by its alignment term and prints ``0.6930`` from the first epoch to the
+    300th. ``batch_top1`` is a ranking quantity, the same for every loss, that starts near
+    ``1 / batch size`` and rises as the model learns to rank (an in-batch recall@1, a
+    cheap proxy of the ranking metrics the run is judged by). It is measured on the first
+    :data:`TOP1_ROWS` rows of the batch against all its items, so its cost stays below
+    the loss's.
 
     Args:
         tower: an :class:`~tfdirectspec.towers.EmbeddingTower`.
@@ -48,6 +81,11 @@ class RetrievalModel(keras.Model):
         super().__init__(**kwargs)
         self.tower = tower
         self.retrieval_loss = loss
+        self.batch_top1 = keras.metrics.Mean(name="batch_top1")
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.batch_top1.update_state(in_batch_top1(y_pred["user"], y_pred["item"]))
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def build_for_ids(self) -> None:
         """Builds the model on a dummy int64 batch.

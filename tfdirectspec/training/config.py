@@ -4,6 +4,11 @@ The same keys appear as zoo config files (``models/*.toml``), as
 ``--config FILE`` contents and as command-line flags (``batch_size`` ↔
 ``--batch-size``). Precedence: built-in defaults < zoo entry for
 (dataset, tower, loss) < ``--config`` file < flags.
+
+A config remembers which keys its maker gave (:meth:`TrainConfig.given_values`): the
+others are filled by the zoo entry or the loss's default recipe when the run starts
+(:func:`~tfdirectspec.training.recipes.resolve_config`, the one resolver of the command
+line and of :func:`~tfdirectspec.training.trainer.train`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,24 @@ LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm"
 BASELINES = ("ials", "ease")
 OPTIMIZERS = ("sgd", "adam", "lazy-adam")
 SAMPLERS = ("user", "pair")
+#: How the test and validation splits are carved (see ``InteractionData.with_test_split``).
+SPLITS = ("random", "time")
+#: Types of raw ids (``auto``: integers if every id is one, else strings).
+ID_TYPES = ("auto", "int", "str")
+#: Keys that say where the data comes from and how it is read and split.
+DATA_KEYS = (
+    "dataset",
+    "data_dir",
+    "columns",
+    "id_type",
+    "header",
+    "split",
+    "cutoff",
+    "test_fraction",
+    "valid_fraction",
+    "no_test",
+    "seed",
+)
 #: Keys that must be positive integers.
 POSITIVE_INTS = (
     "epochs",
@@ -56,6 +79,16 @@ class TrainConfig:
 
     dataset: str | None = "citeulike"
     data_dir: str | None = None
+    #: ``"USER,ITEM[,TIME]"``: header names or 0-based indices (None: the first two).
+    columns: str | None = None
+    id_type: str = "auto"
+    #: Whether CSV/TSV files start with a header (None: detected).
+    header: bool | None = None
+    split: str = "random"
+    #: With ``split="time"``: one global cut (ISO 8601 or epoch seconds) for the test split.
+    cutoff: str | None = None
+    #: Train and report without a test split (otherwise a run without one is an error).
+    no_test: bool = False
     tower: str = "mf"
     loss: str = "directspec+"
     epochs: int = 300
@@ -129,8 +162,45 @@ class TrainConfig:
         check_fraction("valid_fraction", self.valid_fraction)
         check_layers(self.layers, "layers")
         check_ks(self.ks)
-        if self.dataset is None and self.data_dir is None:
-            raise ParameterError("dataset", "or data_dir is needed", related=("data_dir",))
+        check_choice("split", self.split, SPLITS)
+        check_choice("id_type", self.id_type, ID_TYPES)
+        if self.cutoff is not None:
+            if self.split != "time":
+                raise ParameterError("cutoff", "needs --split time", related=("split",))
+            from tfdirectspec.data.log_schema import ColumnChoice, parse_time
+
+            parse_time(self.cutoff)
+            if ColumnChoice.parse(self.columns).time is None and self.data_dir is not None:
+                raise ParameterError("cutoff", "needs a time column: --columns USER,ITEM,TIME")
+            if self.test_fraction:
+                raise ParameterError(
+                    "cutoff", "and --test-fraction both make the test split: give one",
+                    related=("test_fraction",),
+                )  # fmt: skip
+        if self.columns is not None:
+            from tfdirectspec.data.log_schema import ColumnChoice
+
+            ColumnChoice.parse(self.columns)
+        return self
+
+    def given_values(self) -> dict[str, Any]:
+        """The keys its maker set (constructor arguments, :meth:`updated` values).
+
+        Example:
+            >>> TrainConfig(loss="bpr").updated({"epochs": 3}, "flags").given_values()
+            {'epochs': 3, 'loss': 'bpr'}
+        """
+        given = getattr(self, "_given", frozenset(f.name for f in dataclasses.fields(self)))
+        return {name: getattr(self, name) for name in sorted(given)}
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the zoo entry or default recipe has been applied (see the module doc)."""
+        return getattr(self, "_resolved", False)
+
+    def mark_resolved(self) -> TrainConfig:
+        """Marks the config as resolved; returns it."""
+        object.__setattr__(self, "_resolved", True)
         return self
 
     def check_complete(self) -> TrainConfig:
@@ -151,12 +221,27 @@ class TrainConfig:
         if unknown:
             raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}")
         values = {key: _typed(key, value, source) for key, value in values.items()}
-        return dataclasses.replace(self, **values)
+        config = dataclasses.replace(self, **values)
+        object.__setattr__(config, "_given", frozenset(self.given_values()) | set(values))
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["ks"] = list(self.ks)
         return out
+
+
+_dataclass_init = TrainConfig.__init__
+
+
+def _init_recording_given(self: TrainConfig, *args: Any, **kwargs: Any) -> None:
+    """The dataclass ``__init__``, which also records the keys given (for the resolver)."""
+    _dataclass_init(self, *args, **kwargs)
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    object.__setattr__(self, "_given", frozenset(names[: len(args)]) | frozenset(kwargs))
+
+
+TrainConfig.__init__ = _init_recording_given  # type: ignore[method-assign]
 
 
 #: The type of each key's values (None is allowed where the default is None).
@@ -187,22 +272,65 @@ def _typed(key: str, value: Any, source: str) -> Any:
 
 
 def load_data(config: TrainConfig) -> InteractionData:
-    """The run's data: the test split as given (or carved with ``test_fraction``), then validation.
+    """The run's data, read as the config says and split by :func:`split_data`.
 
     NumPy and SciPy only: the command line reads and checks the data before TensorFlow loads.
+
+    Raises:
+        InputError: no data named, a bad file, or no test split (see :func:`split_data`).
     """
     from tfdirectspec.data import load_data_dir, load_dataset
 
     if config.data_dir is not None:
-        data = load_data_dir(config.data_dir)
-    else:
+        data = load_data_dir(
+            config.data_dir, id_type=config.id_type, columns=config.columns, header=config.header
+        )
+    elif config.dataset is not None:
         data = load_dataset(config.dataset)
-    data = data.with_test_split(config.test_fraction, config.seed)
+    else:
+        raise ParameterError(
+            "dataset", "or data_dir is needed (or pass data= to train)", related=("data_dir",)
+        )
+    return split_data(data, config)
+
+
+#: The files a data folder's test split may come from (``load_data_dir``).
+_TEST_FILES = "test.tsv, test.csv, test.txt or test.parquet"
+
+
+def split_data(data: InteractionData, config: TrainConfig) -> InteractionData:
+    """``data`` with its test split (as given, or carved by ``test_fraction``/``cutoff``)
+    and its validation split, both by ``config.split`` (``random`` or ``time``).
+
+    Raises:
+        InputError: no test split and ``no_test`` not set; a validation fraction on data
+            that has a validation split already.
+
+    Example:
+        >>> from tfdirectspec.data import from_pairs
+        >>> data = from_pairs([[0, i] for i in range(10)])
+        >>> split_data(data, TrainConfig(test_fraction=0.2)).summary()["test"]
+        2
+        >>> split_data(data, TrainConfig())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        tfdirectspec.errors.InputError: the data: no test split: add a test file ...
+    """
+    from tfdirectspec.data.log_schema import parse_time
+
+    cutoff = parse_time(config.cutoff) if config.cutoff is not None else None
+    data = data.with_test_split(config.test_fraction, config.seed, config.split, cutoff)
+    if data.test.nnz == 0 and not config.no_test:
+        raise InputError(
+            f"{data.name or 'the data'}: no test split: add a test file ({_TEST_FILES}) "
+            "to the data folder, or carve one with --test-fraction F (or train without "
+            "one with --no-test)"
+        )
     if config.valid_fraction and data.valid.nnz:
         raise ParameterError(
             "valid_fraction", f"cannot apply: {data.name} already has a validation split"
         )
-    return data.with_validation(config.valid_fraction, config.seed)
+    return data.with_validation(config.valid_fraction, config.seed, config.split)
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from typing import Any
 
 from tfdirectspec.data.interactions import InteractionData
 from tfdirectspec.errors import InputError
-from tfdirectspec.training.config import TrainConfig, read_config_file
+from tfdirectspec.training.config import DATA_KEYS, TrainConfig, read_config_file
 from tfdirectspec.training.zoo import loss_slug, zoo_defaults, zoo_dirs
 
 #: Keys derived by the schedule (a user's explicit value wins).
@@ -144,7 +144,7 @@ def recipe_config(
         The validated config.
     """
     train, schedule, path = read_recipe(key.loss)
-    names = ("dataset", "data_dir", "tower", "loss", "valid_fraction", "test_fraction", "seed")
+    names = ("tower", "loss", *DATA_KEYS)
     config = TrainConfig().updated({k: getattr(key, k) for k in names}, "key")
     config = config.updated(train, str(path))
     explicit: set[str] = set()
@@ -168,20 +168,60 @@ def recipe_config(
 def resolve_config(
     key: TrainConfig,
     data: InteractionData,
-    given: list[tuple[dict[str, Any], str]] = (),
+    given: list[tuple[dict[str, Any], str]] | None = None,
 ) -> TrainConfig:
     """A run's config: the zoo entry of (dataset, tower, loss) if there is one, else the
     loss's default recipe for ``data``; then the user's ``given`` values on top.
 
+    The one resolver: ``tfdirectspec train``/``tune`` call it on the flags and
+    :func:`~tfdirectspec.training.trainer.train` on a config it is handed, so
+    ``TrainConfig(loss="bpr")`` trains with BPR's recipe in Python as on the command line.
+
     Args:
         key: a config naming the data, tower and loss.
-        data: the run's data (only read when there is no zoo entry).
-        given: the user's values in increasing precedence, with their sources.
+        data: the run's data, split (only read when there is no zoo entry).
+        given: the user's values in increasing precedence, with their sources; default:
+            the keys ``key`` was made with (:meth:`TrainConfig.given_values`).
+
+    Returns:
+        The validated config, marked :attr:`~TrainConfig.resolved`.
+
+    Example:
+        >>> from tfdirectspec.data import from_pairs
+        >>> data = from_pairs([[u, i] for u in range(100) for i in range(u % 7, u % 7 + 30)])
+        >>> config = resolve_config(TrainConfig(dataset=None, loss="bpr", epochs=3), data)
+        >>> config.optimizer, config.epochs, config.resolved
+        ('adam', 3, True)
     """
+    if given is None:
+        given = [(key.given_values(), "config")]
     zoo = zoo_defaults(key.dataset, key.tower, key.loss)
     if not zoo:
-        return recipe_config(key, data, given)
+        return recipe_config(key, data, given).mark_resolved()
     config = TrainConfig().updated(zoo, "zoo")
     for values, source in given:
         config = config.updated(values, source)
-    return config.check_complete()
+    return config.check_complete().mark_resolved()
+
+
+def resolve_for_data(config: TrainConfig, data: InteractionData) -> TrainConfig:
+    """:func:`resolve_config` of a config handed to ``train`` with its (split) data.
+
+    The data's zoo entry is looked up by ``config.dataset`` when the config was given a
+    ``dataset`` or ``data_dir``; otherwise by the data's name when it is a registered
+    dataset (``load_dataset("citeulike")``), else there is none and the loss's default
+    recipe applies, as for ``tfdirectspec train --data-dir``.
+
+    Example:
+        >>> from tfdirectspec.data import from_pairs
+        >>> data = from_pairs([[u, i] for u in range(100) for i in range(u % 7, u % 7 + 30)])
+        >>> config = resolve_for_data(TrainConfig(loss="bpr"), data)
+        >>> config.optimizer, config.lr == TrainConfig().lr
+        ('adam', False)
+    """
+    from tfdirectspec.data import DATASETS
+
+    given = config.given_values()
+    if "dataset" not in given and "data_dir" not in given and config.data_dir is None:
+        config = config.updated({"dataset": data.name if data.name in DATASETS else None}, "data")
+    return resolve_config(config, data)

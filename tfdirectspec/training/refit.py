@@ -46,7 +46,10 @@ def merge_validation(data: InteractionData) -> InteractionData:
     merged = data.train.maximum(data.valid).tocsr().astype(data.train.dtype)
     merged.sort_indices()
     empty = sp.csr_matrix(data.train.shape, dtype=data.train.dtype)
-    return dataclasses.replace(data, train=merged, valid=empty)
+    # Times do not follow the merge: the split they served is already made.
+    return dataclasses.replace(
+        data, train=merged, valid=empty, train_time=None, valid_time=None, test_time=None
+    )
 
 
 def without_test(data: InteractionData) -> InteractionData:
@@ -57,7 +60,7 @@ def without_test(data: InteractionData) -> InteractionData:
     (a tuning trial, the first run of ``train --refit``) unable to read test.
     """
     empty = sp.csr_matrix(data.test.shape, dtype=data.test.dtype)
-    return dataclasses.replace(data, test=empty)
+    return dataclasses.replace(data, test=empty, test_time=None)
 
 
 def refit_config(config: TrainConfig, epochs: int) -> TrainConfig:

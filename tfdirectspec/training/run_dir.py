@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from tfdirectspec.data.interactions import ID_MAPS_FILE, InteractionData
 from tfdirectspec.errors import InputError
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
     """Writes JSON via a temporary file and a rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(to_json(value, indent=2) + "\n")
     os.replace(tmp, path)
 
 

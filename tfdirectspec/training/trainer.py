@@ -32,6 +32,7 @@ from tfdirectspec.training.callbacks import (
 from tfdirectspec.training.config import BASELINES, TrainConfig, load_data
 from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
+from tfdirectspec.training.recipes import resolve_for_data
 
 
 @dataclasses.dataclass
@@ -111,9 +112,18 @@ def train(
     validation NDCG@K (largest K); with 0 (the authors' protocol) it is the
     final model. Test metrics mask train (and validation) items.
 
+    A config not yet resolved (one made in Python, e.g. ``TrainConfig(loss="bpr")``) is
+    resolved here as the command line resolves its flags
+    (:func:`~tfdirectspec.training.recipes.resolve_config`): the keys it was given win,
+    the rest come from the zoo entry of its dataset or its loss's default recipe for
+    ``data``. In-memory ``data`` gets a zoo entry only when named like a dataset that has
+    one (``load_dataset("citeulike")``), unless ``dataset`` is given.
+
     Args:
         config: the run's hyper-parameters (validated here).
-        data: the data to use; loaded from ``config`` when None.
+        data: the data to use (test and validation splits carved by ``test_fraction``,
+            ``cutoff`` and ``valid_fraction`` when it has none); loaded from ``config``
+            when None.
         strategy: a ``tf.distribute`` strategy (default: the current one); see
             :mod:`tfdirectspec.distributed`. ``config.batch_size`` is the global batch.
         callbacks: extra Keras callbacks (e.g. TensorBoard).
@@ -130,11 +140,13 @@ def train(
     """
     config.validate()
     started = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
     if data is None:
         data = load_data(config)
-    elif config.valid_fraction and data.valid.nnz == 0:
-        data = data.with_validation(config.valid_fraction, config.seed)
+    else:
+        data = _split_in_memory(data, config)
+    if not config.resolved:
+        config = resolve_for_data(config, data)
+    keras.utils.set_random_seed(config.seed)
     if config.loss in BASELINES:  # iALS, EASE^R: no sampler, no fit; same result and metrics
         from tfdirectspec.training.baseline_trainer import train_baseline
 
@@ -196,6 +208,32 @@ def train(
     return TrainResult(model, data, metrics, history, guard.failure)
 
 
+def split_record(config: TrainConfig, data: InteractionData) -> dict[str, Any]:
+    """How the run's test and validation splits were made (for ``metrics.json``).
+
+    Example:
+        >>> from tfdirectspec.data import from_pairs
+        >>> split_record(TrainConfig(), from_pairs([[0, 1]], [[0, 2]]))
+        {'method': 'random', 'test': {'method': 'file'}, 'valid': None}
+    """
+    made = data.split_info
+    test = made.get("test") or ({"method": "file"} if data.test.nnz else None)
+    valid = made.get("valid") or ({"method": "file"} if data.valid.nnz else None)
+    return {"method": config.split, "test": test, "valid": valid}
+
+
+def _split_in_memory(data: InteractionData, config: TrainConfig) -> InteractionData:
+    """Handed data with the config's test split (if it has none) and validation split."""
+    from tfdirectspec.data.log_schema import parse_time
+
+    cutoff = parse_time(config.cutoff) if config.cutoff is not None else None
+    if data.test.nnz == 0 and (config.test_fraction or cutoff is not None):
+        data = data.with_test_split(config.test_fraction, config.seed, config.split, cutoff)
+    if config.valid_fraction and data.valid.nnz == 0:
+        data = data.with_validation(config.valid_fraction, config.seed, config.split)
+    return data
+
+
 def _final_metrics(
     config: TrainConfig,
     data: InteractionData,
@@ -254,7 +292,7 @@ def _final_metrics(
         "pairs_per_second": pairs / max(sum(timer.seconds), 1e-9),
         "erank": erank,
         "history": evaluation.records,
-        "data": data.summary(),
+        "data": {**data.summary(), "split": split_record(config, data)},
         "config": config.to_dict(),
         "failure": guard.failure,
     }, {"tables": tables_seconds, "test_evaluation": test_seconds, "spectrum": spectrum_seconds}
