@@ -84,6 +84,7 @@ SIGNATURES = (
     "recommend_for_items",
 )
 
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ExportTables:
     """Everything an export holds, in NumPy form.

@@ -46,6 +46,7 @@ def blocked_top_k(scores: tf.Tensor, k: int, block: int) -> tuple[tf.Tensor, tf.
     top, where = tf.math.top_k(tf.reshape(values, [rows, blocks * k]), k)
     return top, tf.gather(tf.reshape(index, [rows, blocks * k]), where, batch_dims=1)
 
+
 def masked_top_k(
     user_vectors: tf.Tensor,
     item_table: tf.Tensor,
