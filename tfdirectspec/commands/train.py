@@ -89,6 +89,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="with a validation split, stop after N evaluations without a new best (0 = off)",
     )
     p.add_argument("--steps-per-execution", type=int)
+    p.add_argument(
+        "--warm-start",
+        metavar="RUN",
+        help="start from a finished run's rows for the users and items it knew (matched by "
+        "raw id; new ones start fresh): a model that grows with its log",
+    )
     add_output_flags(
         p,
         output="run directory to write (default runs/<name>-<time>)",
@@ -187,6 +193,10 @@ def run(args: argparse.Namespace) -> int:
     read_seconds = time.perf_counter() - read_started
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
+    if config.warm_start and not args.resume:
+        from tfdirectspec.training.warm_start import check_warm_start
+
+        check_warm_start(config)
     if args.refit:
         from tfdirectspec.training.refit import check_refit
 

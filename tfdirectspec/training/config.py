@@ -83,6 +83,8 @@ class TrainConfig:
     time_budget: float = 0.0
     group_size: int = 0
     patience: int = 0
+    #: A finished run whose user and item rows (matched by raw id) start this run.
+    warm_start: str | None = None
     name: str = ""
 
     def validate(self) -> TrainConfig:

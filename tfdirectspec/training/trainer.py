@@ -32,6 +32,7 @@ from tfdirectspec.training.callbacks import (
 from tfdirectspec.training.config import TrainConfig, load_data
 from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
+from tfdirectspec.training.warm_start import check_warm_start, warm_start
 
 
 @dataclasses.dataclass
@@ -132,6 +133,9 @@ def train(
     elif config.valid_fraction and data.valid.nnz == 0:
         data = data.with_validation(config.valid_fraction, config.seed)
     check_ks(config.ks, data.num_items)
+    warming = bool(config.warm_start) and not initial_epoch
+    if warming:
+        check_warm_start(config)
     stage_started = time.perf_counter()
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
@@ -140,6 +144,8 @@ def train(
         check_multi_worker(config.time_budget)
     with strategy.scope():
         model = build_model(config, data, steps)
+        # A resumed run restores its checkpoint instead (it began warm already).
+        warm = warm_start(model, data, config.warm_start) if warming else None
 
     build_seconds = time.perf_counter() - stage_started
     timer, guard = EpochTimer(), FiniteLossGuard()
@@ -180,6 +186,8 @@ def train(
         "fit": fit_seconds,  # training epochs with their validation and callbacks
         **final_seconds,
     }
+    if warm is not None:
+        metrics["warm_start"] = warm
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["stopped_by_patience"] = evaluation.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
