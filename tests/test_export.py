@@ -19,7 +19,7 @@ from float_bounds import dot_error_bound
 from tfdirectspec import cli
 from tfdirectspec.data import from_pairs
 from tfdirectspec.evaluation import full_ranking_metrics
-from tfdirectspec.serving import ExportTables, export_tables, read_info
+from tfdirectspec.serving import SIGNATURES, ExportTables, export_tables, read_info
 from tfdirectspec.serving.export import tables_from_run
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.run_dir import Run
@@ -73,7 +73,7 @@ def _saved_model_cli() -> list[str]:
     return [found]
 
 
-def test_saved_model_cli_lists_the_four_signatures(exported):
+def test_saved_model_cli_lists_the_signatures(exported):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     shown = subprocess.run(
         [*_saved_model_cli(), "show", "--dir", str(exported), "--all"],
@@ -84,6 +84,7 @@ def test_saved_model_cli_lists_the_four_signatures(exported):
     ).stdout
     blocks = dict(re.findall(r"signature_def\['(\w+)'\]:(.*?)(?=signature_def\[|\Z)", shown, re.S))
     assert {"serving_default", "user_embeddings", "item_embeddings", "score"} <= set(blocks)
+    assert "recommend_for_items" in blocks
 
     def tensors(block: str, kind: str) -> dict[str, tuple[str, str]]:
         part = block.split("The given SavedModel SignatureDef contains the following output")
@@ -118,6 +119,40 @@ def test_saved_model_cli_lists_the_four_signatures(exported):
         "known_user": ("DT_BOOL", "(-1)"),
         "known_item": ("DT_BOOL", "(-1)"),
     }
+    assert tensors(blocks["recommend_for_items"], "inputs") == {
+        "item_ids": ("DT_INT64", "(-1, -1)")
+    }
+    assert tensors(blocks["recommend_for_items"], "outputs") == {
+        "item_ids": ("DT_INT64", f"(-1, {K})"),
+        "scores": ("DT_FLOAT", f"(-1, {K})"),
+        "known_items": ("DT_INT32", "(-1)"),
+    }
+
+
+def test_recommend_for_items_folds_in_a_new_user(run_dir, exported):
+    from tfdirectspec.serving.fold_in import fold_in_vectors
+
+    served = tf.saved_model.load(str(exported))
+    data = load_data(TrainConfig().updated(Run.open(run_dir).metrics()["config"], "metrics.json"))
+    _, items = Run.open(run_dir).load_model().tables()
+    given = data.train[3].indices  # a trained user's items, padded in the second row
+    pad = np.full(len(given), -7, dtype=np.int64)  # -7: no such item
+    rows = np.stack([data.item_ids[given], np.concatenate([data.item_ids[given[:2]], pad[2:]])])
+    out = served.signatures["recommend_for_items"](item_ids=tf.constant(rows))
+    assert out["known_items"].numpy().tolist() == [len(given), 2]
+    # By hand: the mean of the items' unit rows, the given items masked, the top K.
+    vector = fold_in_vectors(items, tf.constant(given[None]), tf.ones([1, len(given)], tf.bool))
+    scores = tf.matmul(vector, items, transpose_b=True).numpy()[0]
+    scores[given] = -np.inf
+    want = np.argsort(-scores, kind="stable")[:K]
+    assert out["item_ids"].numpy()[0].tolist() == data.item_ids[want].tolist()
+    np.testing.assert_allclose(out["scores"].numpy()[0], scores[want], rtol=1e-5)
+    assert not np.isin(out["item_ids"].numpy()[1], data.item_ids[given[:2]]).any()
+    # No known item: the most popular items, as for an unknown user.
+    none = served.signatures["recommend_for_items"](item_ids=tf.constant([[-1, -2]], tf.int64))
+    popular = served.signatures["serving_default"](user_ids=tf.constant([10**12], tf.int64))
+    assert none["known_items"].numpy().tolist() == [0]
+    assert none["item_ids"].numpy().tolist() == popular["item_ids"].numpy().tolist()
 
 
 def test_loaded_export_matches_the_in_memory_model(run_dir, exported):
@@ -224,7 +259,7 @@ def test_warmup_requests_parse_and_are_accepted(exported):
         outputs = served.signatures[request.model_spec.signature_name](**inputs)
         assert outputs
         signatures.add(request.model_spec.signature_name)
-    assert signatures == {"serving_default", "user_embeddings", "item_embeddings", "score"}
+    assert signatures == set(SIGNATURES)
 
 
 def test_string_ids_round_trip(tmp_path):

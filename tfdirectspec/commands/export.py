@@ -22,7 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Write RUN_DIR as the next integer version of the model base path --to "
             "(TF Serving layout), with serving_default (top-K items per user, training "
-            "items excluded), user_embeddings, item_embeddings and score signatures."
+            "items excluded), user_embeddings, item_embeddings, score and "
+            "recommend_for_items (a new user given as items, folded in) signatures."
         ),
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished `tfdirectspec train` run")
@@ -31,6 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--k", type=int, default=DEFAULT_K, help=f"recommendations per user (default {DEFAULT_K})"
+    )
+    p.add_argument(
+        "--fold-in",
+        choices=("mean", "ridge"),
+        default="mean",
+        help="how recommend_for_items folds a new user in from their items (default mean)",
     )
     p.add_argument(
         "--no-warmup",
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     # None: write warm-up requests when tensorflow-serving-api is installed.
     warmup = False if args.no_warmup else None
-    version_dir = export_run(args.run_dir, args.to, k=args.k, warmup=warmup)
+    version_dir = export_run(args.run_dir, args.to, k=args.k, warmup=warmup, fold_in=args.fold_in)
     result = {"export": str(version_dir), "version": int(version_dir.name), "k": args.k}
     if not args.no_models_config:
         result["models_config"] = str(write_models_config(Path(args.to).parent, args.serving_root))

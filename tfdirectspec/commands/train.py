@@ -86,6 +86,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="ials: implicit's threads (default 1; 0 = all cores)",
     )
+    p.add_argument(
+        "--warm-start",
+        metavar="RUN",
+        help="start from a finished run's rows for the users and items it knew (matched by "
+        "raw id; new ones start fresh): a model that grows with its log",
+    )
     add_output_flags(
         p,
         output="run directory to write (default runs/<name>-<time>)",
@@ -185,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
     if args.spectrum_every is not None:
         check_positive("spectrum_every", args.spectrum_every)
     check_baseline(config, data, args)
+    if config.warm_start and not args.resume:
+        from tfdirectspec.training.warm_start import check_warm_start
+
+        check_warm_start(config)
     if args.refit:
         from tfdirectspec.training.refit import check_refit
 
@@ -268,6 +278,10 @@ def check_baseline(config, data, args: argparse.Namespace) -> None:
     if getattr(args, "resume", None):
         raise ParameterError(
             "resume", f"does not apply to loss {config.loss} (no checkpoints: train it again)"
+        )
+    if config.warm_start:
+        raise ParameterError(
+            "warm_start", f"applies to the embedding losses; loss {config.loss} fits from scratch"
         )
     if config.loss == "ials":
         from tfdirectspec.baselines.ials import _implicit_als

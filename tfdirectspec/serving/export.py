@@ -34,6 +34,7 @@ import tensorflow as tf
 from tfdirectspec.errors import InputError
 from tfdirectspec.parameters import ParameterError, check_ks
 from tfdirectspec.serving import warmup as warmup_lib
+from tfdirectspec.serving.fold_in import DEFAULT_L2, FOLD_IN_METHODS
 from tfdirectspec.serving.module import SIGNATURES, ExportTables, build_module, id_dtype_name
 from tfdirectspec.serving.versions import next_version
 from tfdirectspec.serving.warmup import WARMUP_FILE
@@ -69,6 +70,7 @@ def export_tables(
     info: dict[str, Any] | None = None,
     warmup: bool | None = None,
     model_name: str | None = None,
+    fold_in: str = FOLD_IN_METHODS[0],
 ) -> Path:
     """Writes ``tables`` as the next version of the model base path ``target``.
 
@@ -81,6 +83,8 @@ def export_tables(
             when ``tensorflow-serving-api`` is installed, ``True`` requires it.
         model_name: the name the server knows the model by (the warm-up requests'
             ``model_spec.name``); default: the folder name of ``target``.
+        fold_in: the fold-in method of ``recommend_for_items``
+            (:mod:`tfdirectspec.serving.fold_in`).
 
     Returns:
         The new version folder, e.g. ``saved_models/NAME/1``.
@@ -108,7 +112,7 @@ def export_tables(
     # mkdtemp makes the folder private (0700); the server may run as another user.
     staging.chmod(0o755)
     try:
-        module = build_module(tables, k)
+        module = build_module(tables, k, fold_in=fold_in)
         tf.saved_model.save(module, str(staging), signatures=module.signatures())
         extra = staging / ASSETS_EXTRA
         extra.mkdir(exist_ok=True)
@@ -128,6 +132,7 @@ def export_tables(
             "user_id_dtype": id_dtype_name(tables.user_ids),
             "item_id_dtype": id_dtype_name(tables.item_ids),
             "signatures": list(SIGNATURES),
+            "fold_in": {"method": fold_in, "l2": DEFAULT_L2},
             "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(info or {}),
         }
@@ -204,6 +209,7 @@ def export_run(
     k: int = DEFAULT_K,
     warmup: bool | None = None,
     model_name: str | None = None,
+    fold_in: str = FOLD_IN_METHODS[0],
 ) -> Path:
     """Exports a finished run directory as the next version of ``target``.
 
@@ -216,6 +222,7 @@ def export_run(
         k: recommendations per user.
         warmup: see :func:`export_tables`.
         model_name: see :func:`export_tables`.
+        fold_in: see :func:`export_tables`.
 
     Returns:
         The new version folder.
@@ -239,7 +246,9 @@ def export_run(
         "data": metrics.get("data"),
         "test": metrics.get("test"),
     }
-    return export_tables(tables, target, k=k, info=info, warmup=warmup, model_name=model_name)
+    return export_tables(
+        tables, target, k=k, info=info, warmup=warmup, model_name=model_name, fold_in=fold_in
+    )
 
 
 # -- TF Serving model config -----------------------------------------------------------

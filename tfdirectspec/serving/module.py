@@ -1,4 +1,4 @@
-"""The exported ``tf.Module``: score tables, id maps, exclusions and four signatures.
+"""The exported ``tf.Module``: score tables, id maps, exclusions and five signatures.
 
 Signatures (``RAW`` is ``int64`` or ``string``, as the data's raw ids were):
 
@@ -14,6 +14,9 @@ signature           inputs                          outputs
                                                     ``known_item`` bool ``[-1]``
 ``score``           ``user_ids`` RAW ``[-1]``,      ``scores`` float32 ``[-1]``,
                     ``item_ids`` RAW ``[-1]``       ``known_user``, ``known_item`` bool ``[-1]``
+``recommend_for_    ``item_ids`` RAW ``[-1, -1]``   ``item_ids`` RAW ``[-1, K]``,
+items``             (one row of items per user)     ``scores`` float32 ``[-1, K]``,
+                                                    ``known_items`` int32 ``[-1]``
 =================== =============================== =========================================
 
 Semantics:
@@ -32,6 +35,12 @@ Semantics:
   inputs must have the same length, else the call fails with
   ``INVALID_ARGUMENT``). Training items are not masked. An **unknown user or
   item id** gives ``NaN`` and a false ``known_user``/``known_item`` flag.
+* ``recommend_for_items``: a user who is not in the tables, given as the items they
+  touched (one row per user, padded with any id the model does not know: unknown ids
+  are skipped, ``known_items`` counts the others), is folded in
+  (:mod:`tfdirectspec.serving.fold_in`, the export's method) and gets the top ``K``
+  items by ``u · item``, the given items excluded. A row without a known item gets
+  the most popular items, as an unknown user does in ``serving_default``.
 
 The exclusion lists live in the SavedModel in sparse (CSR) form; a request
 gathers its users' rows and scatters ``-inf`` into its own
@@ -53,37 +62,27 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from tfdirectspec.serving.fold_in import DEFAULT_L2, FOLD_IN_METHODS, fold_in_vectors
+from tfdirectspec.serving.topk import TOP_K_BLOCK, blocked_top_k, masked_top_k
+
+__all__ = [
+    "SIGNATURES",
+    "TOP_K_BLOCK",
+    "ExportTables",
+    "RecommenderModule",
+    "blocked_top_k",
+    "build_module",
+    "id_dtype_name",
+]
+
 #: Signature names of an export, ``serving_default`` first.
-SIGNATURES = ("serving_default", "user_embeddings", "item_embeddings", "score")
-
-#: Items per block of the blocked top-K; catalogs of fewer than 4 blocks take one plain top-K.
-TOP_K_BLOCK = 65_536
-
-
-def blocked_top_k(scores: tf.Tensor, k: int, block: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """Exact top-``k`` of each row of ``scores`` ``[n, I]``, a block of items at a time.
-
-    The top ``k`` within each block of ``block`` items, then the top ``k`` of those
-    ``k · ⌈I / block⌉`` candidates. Same values and indices as
-    ``tf.math.top_k(scores, k)``, ties included (lower index first): the candidates
-    are laid out block after block, each block's best first and, among equal scores,
-    lower indices first, so among equal candidates a lower position is a lower item
-    index. The last block is padded with ``-inf``, which comes after every real item
-    (also ``-inf`` ones) and is never chosen since ``k ≤ I``. Needs ``k ≤ block``.
-
-    Example:
-        >>> scores = tf.constant([[1.0, 9.0, 5.0, 9.0, -1.0, 5.0, 7.0]])  # a tie at 9
-        >>> values, index = blocked_top_k(scores, k=3, block=3)
-        >>> index.numpy().tolist(), values.numpy().tolist()
-        ([[1, 3, 6]], [[9.0, 9.0, 7.0]])
-    """
-    rows, items = tf.shape(scores)[0], tf.shape(scores)[1]
-    blocks = (items + block - 1) // block
-    padded = tf.pad(scores, [[0, 0], [0, blocks * block - items]], constant_values=-np.inf)
-    values, index = tf.math.top_k(tf.reshape(padded, [rows, blocks, block]), k)
-    index += (tf.range(blocks) * block)[None, :, None]
-    top, where = tf.math.top_k(tf.reshape(values, [rows, blocks * k]), k)
-    return top, tf.gather(tf.reshape(index, [rows, blocks * k]), where, batch_dims=1)
+SIGNATURES = (
+    "serving_default",
+    "user_embeddings",
+    "item_embeddings",
+    "score",
+    "recommend_for_items",
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -159,14 +158,22 @@ def id_dtype_name(ids: np.ndarray) -> str:
     return "int64" if ids.dtype.kind in "iu" else "string"
 
 
-def build_module(tables: ExportTables, k: int, top_k_block: int = TOP_K_BLOCK) -> RecommenderModule:
-    """The ``tf.Module`` with the four serving functions (see the module doc).
+def build_module(
+    tables: ExportTables,
+    k: int,
+    top_k_block: int = TOP_K_BLOCK,
+    fold_in: str = FOLD_IN_METHODS[0],
+    fold_in_l2: float = DEFAULT_L2,
+) -> RecommenderModule:
+    """The ``tf.Module`` with the serving functions of :data:`SIGNATURES` (see the module doc).
 
     Args:
         tables: the export's content.
         k: recommendations per user in ``serving_default`` (``1..I``).
         top_k_block: catalogs of at least 4 such blocks take the top-K in blocks of
             this many items (at least ``k``); the results are the same either way.
+        fold_in: the fold-in method of ``recommend_for_items`` (``"mean"``, ``"ridge"``).
+        fold_in_l2: the ridge fold-in's relative L2 weight.
 
     Example:
         >>> tables = ExportTables.example()  # users 10, 11; items 100-102; seen: 10-100, 11-102
@@ -176,8 +183,12 @@ def build_module(tables: ExportTables, k: int, top_k_block: int = TOP_K_BLOCK) -
         [[101, 102], [100, 102]]
         >>> out["scores"].numpy().tolist(), out["known_user"].numpy().tolist()
         ([[0.5, 0.0], [1.0, 1.0]], [True, False])
+        >>> given = tf.constant([[100, -1], [7, -1]], tf.int64)  # -1, 7: not items (padding)
+        >>> out = module.recommend_for_items(given)
+        >>> out["item_ids"].numpy().tolist(), out["known_items"].numpy().tolist()
+        ([[101, 102], [100, 102]], [1, 0])
     """
-    return RecommenderModule(tables, k, top_k_block)
+    return RecommenderModule(tables, k, top_k_block, fold_in, fold_in_l2)
 
 
 class RecommenderModule(tf.Module):
@@ -191,10 +202,22 @@ class RecommenderModule(tf.Module):
         k: recommendations per user.
         top_k_block: items per block of the blocked top-K, used when the catalog
             has at least 4 blocks (:func:`blocked_top_k`).
+        fold_in: fold-in method of ``recommend_for_items``.
+        fold_in_l2: the ridge fold-in's relative L2 weight.
     """
 
-    def __init__(self, tables: ExportTables, k: int, top_k_block: int = TOP_K_BLOCK) -> None:
+    def __init__(
+        self,
+        tables: ExportTables,
+        k: int,
+        top_k_block: int = TOP_K_BLOCK,
+        fold_in: str = FOLD_IN_METHODS[0],
+        fold_in_l2: float = DEFAULT_L2,
+    ) -> None:
         super().__init__(name="tfdirectspec_recommender")
+        if fold_in not in FOLD_IN_METHODS:
+            raise ValueError(f"fold_in must be one of {FOLD_IN_METHODS}, got {fold_in!r}")
+        self.fold_in, self.fold_in_l2 = fold_in, float(fold_in_l2)
         num_users, dim = tables.user_table.shape
         self.k = int(k)
         self.top_k_block = max(int(top_k_block), self.k)
@@ -233,9 +256,13 @@ class RecommenderModule(tf.Module):
         self.user_embeddings = tf.function(self._user_embeddings, input_signature=[users])
         self.item_embeddings = tf.function(self._item_embeddings, input_signature=[items])
         self.score = tf.function(self._score, input_signature=[users, items])
+        item_rows = tf.TensorSpec([None, None], _tf_dtype(tables.item_ids), name="item_ids")
+        self.recommend_for_items = tf.function(
+            self._recommend_for_items, input_signature=[item_rows]
+        )
 
     def signatures(self) -> dict[str, Any]:
-        """The four signature functions by name, for ``tf.saved_model.save``."""
+        """The signature functions by name (:data:`SIGNATURES`), for ``tf.saved_model.save``."""
         return {name: getattr(self, name) for name in SIGNATURES}
 
     def _lookup(self, table, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -246,7 +273,6 @@ class RecommenderModule(tf.Module):
 
     def _recommend(self, user_ids: tf.Tensor) -> dict[str, tf.Tensor]:
         index, known = self._lookup(self.user_index, user_ids)
-        scores = tf.matmul(tf.gather(self.user_table, index), self.item_table, transpose_b=True)
         # The request's rows of the exclusion CSR as (row in request, item) pairs;
         # unknown users exclude nothing (their row is replaced below anyway).
         start = tf.gather(self.exclude_indptr, index)
@@ -254,15 +280,27 @@ class RecommenderModule(tf.Module):
         positions = tf.ragged.range(start, stop)
         rows = positions.value_rowids()
         cols = tf.cast(tf.gather(self.exclude_indices, positions.flat_values), tf.int64)
-        scores = tf.tensor_scatter_nd_update(
-            scores,
-            tf.stack([rows, cols], axis=1),
-            tf.fill(tf.shape(rows), tf.constant(-np.inf, tf.float32)),
+        vectors = tf.gather(self.user_table, index)
+        return self._top_k_or_popular(vectors, rows, cols, known)
+
+    def _recommend_for_items(self, item_ids: tf.Tensor) -> dict[str, tf.Tensor]:
+        index, known = self._lookup(self.item_index, item_ids)
+        vectors = fold_in_vectors(self.item_table, index, known, self.fold_in, self.fold_in_l2)
+        # The given (known) items are the new user's seen items.
+        where = tf.where(known)
+        cols = tf.gather_nd(index, where)
+        known_items = tf.reduce_sum(tf.cast(known, tf.int32), axis=1)
+        out = self._top_k_or_popular(vectors, where[:, 0], cols, known_items > 0)
+        return {"item_ids": out["item_ids"], "scores": out["scores"], "known_items": known_items}
+
+    def _top_k_or_popular(
+        self, vectors: tf.Tensor, rows: tf.Tensor, cols: tf.Tensor, known: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
+        """Top ``K`` of ``vectors · itemsᵀ`` with ``(rows, cols)`` masked; popular items
+        for the rows that are not ``known``."""
+        top_scores, top_index = masked_top_k(
+            vectors, self.item_table, rows, cols, self.k, self.top_k_block
         )
-        if self.num_items >= 4 * self.top_k_block:
-            top_scores, top_index = blocked_top_k(scores, self.k, self.top_k_block)
-        else:
-            top_scores, top_index = tf.math.top_k(scores, k=self.k)
         known_rows = known[:, None]
         top_index = tf.where(known_rows, top_index, self.popular_items[None, :])
         top_scores = tf.where(known_rows, top_scores, self.popular_scores[None, :])

@@ -1,4 +1,4 @@
-"""Recommendations read from an export, for ``tfdirectspec recommend``."""
+"""Recommendations read from an export through its signatures, for ``tfdirectspec recommend``."""
 
 from __future__ import annotations
 
@@ -96,3 +96,62 @@ def _plain_id(value: Any) -> int | str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
     return value if isinstance(value, str) else int(value)
+
+
+def recommend_for_items(
+    model: str | os.PathLike, items: list[str] | np.ndarray, k: int | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Top ``k`` items for a new user given as item ids, via ``recommend_for_items``.
+
+    The user is folded in by the export (:mod:`tfdirectspec.serving.fold_in`, the method
+    it was exported with) and the given items are never recommended.
+
+    Args:
+        model: ``saved_models/NAME`` (latest version) or ``saved_models/NAME/VERSION``.
+        items: raw item ids the user touched (every one must be known to the export).
+        k: items to return, at most the export's ``K`` (default: 10, or ``K`` if smaller).
+
+    Returns:
+        ``(version_dir, {"given", "items", "scores"})``.
+
+    Raises:
+        InputError: an unknown item id (named), an export without the signature, or a
+            bad ``k``.
+
+    Example:
+        >>> import tempfile
+        >>> from tfdirectspec.serving import ExportTables, export_tables
+        >>> base = Path(tempfile.mkdtemp()) / "demo"
+        >>> _ = export_tables(ExportTables.example(), base, k=2, warmup=False)
+        >>> _, result = recommend_for_items(base, ["100"], k=2)  # has touched item 100
+        >>> result["items"]
+        [101, 102]
+    """
+    version_dir = resolve_version_dir(model)
+    info = read_info(version_dir)
+    if "recommend_for_items" not in info.get("signatures", []):
+        raise ParameterError(
+            "items",
+            f"{version_dir} has no recommend_for_items signature (exported by an older "
+            "version; export the run again)",
+        )
+    if k is None:
+        k = min(10, info["k"])
+    k = check_ks(k, parameter="k")[0]
+    if k > info["k"]:
+        raise ParameterError(
+            "k", f"{k} exceeds the export's K={info['k']} (re-export with k >= {k})"
+        )
+    ids = parse_ids(items, info["item_id_dtype"], parameter="items")
+    served = tf.saved_model.load(str(version_dir))
+    dtype = tf.int64 if info["item_id_dtype"] == "int64" else tf.string
+    known = served.signatures["item_embeddings"](item_ids=tf.constant(ids, dtype=dtype))
+    unknown = np.flatnonzero(~known["known_item"].numpy())
+    if unknown.size:
+        raise ParameterError("items", f"unknown item id {_plain_id(ids[unknown[0]])!r}")
+    out = served.signatures["recommend_for_items"](item_ids=tf.constant(ids[None, :], dtype=dtype))
+    return version_dir, {
+        "given": [_plain_id(v) for v in ids.tolist()],
+        "items": [_plain_id(v) for v in out["item_ids"].numpy()[0, :k].tolist()],
+        "scores": [float(v) for v in out["scores"].numpy()[0, :k]],
+    }

@@ -60,6 +60,7 @@ def warmup_inputs(
         ("user_embeddings", {"user_ids": users[:1]}),
         ("item_embeddings", {"item_ids": items[:1]}),
         ("score", {"user_ids": users[:pairs], "item_ids": items[:pairs]}),
+        ("recommend_for_items", {"item_ids": items[None, : min(3, len(items))]}),
     ]
 
 
@@ -84,7 +85,7 @@ def write_warmup_requests(
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / WARMUP_FILE
         >>> write_warmup_requests(path, "demo", np.array([10, 11]), np.array([100, 101, 102]))
-        5
+        6
     """
     model_pb2, predict_pb2, prediction_log_pb2 = _apis()
     records = warmup_inputs(user_ids, item_ids)
@@ -109,10 +110,10 @@ def read_warmup_requests(path: str | os.PathLike) -> list:
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / WARMUP_FILE
         >>> write_warmup_requests(path, "demo", np.array([10, 11]), np.array([100, 101, 102]))
-        5
+        6
         >>> logs = read_warmup_requests(path)
-        >>> [log.predict_log.request.model_spec.signature_name for log in logs]
-        ['serving_default', 'serving_default', 'user_embeddings', 'item_embeddings', 'score']
+        >>> [log.predict_log.request.model_spec.signature_name for log in logs][2:]
+        ['user_embeddings', 'item_embeddings', 'score', 'recommend_for_items']
     """
     _, _, prediction_log_pb2 = _apis()
     logs = []

@@ -123,6 +123,8 @@ class TrainConfig:
     patience: int = 0
     #: iALS: implicit's threads (0: all cores). Does not change the result.
     num_threads: int = 1
+    #: A finished run whose user and item rows (matched by raw id) start this run.
+    warm_start: str | None = None
     name: str = ""
 
     def validate(self) -> TrainConfig:

@@ -7,6 +7,8 @@ A finished run directory holds::
     metrics.json     test/valid metrics, history, timings, the config
     id_maps.npz      raw user and item ids of the rows of the tables
     exclusions.npz   train ∪ valid pairs (CSR): what a ranking of this run skips
+                     (:meth:`Run.recommend`, ``tfdirectspec recommend``) and what
+                     ``--warm-start`` maps ids by (with ``id_maps.npz``)
     logs/            TensorBoard (train, validation, spectrum)
 
 While training, everything is assembled in a hidden ``.<name>.partial`` folder beside
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +46,7 @@ from tfdirectspec.parameters import ParameterError
 if TYPE_CHECKING:
     import keras
 
+    from tfdirectspec.serving.recommender import Recommender
     from tfdirectspec.training.config import TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -200,6 +204,53 @@ class Run:
     def id_maps(self) -> tuple[np.ndarray, np.ndarray]:
         """``(user_ids, item_ids)``: the raw id of every table row."""
         return InteractionData.load_id_maps(self.folder)
+
+    def recommender(self) -> Recommender:
+        """The run's :class:`~tfdirectspec.serving.recommender.Recommender` (loaded once)."""
+        if getattr(self, "_recommender", None) is None:
+            from tfdirectspec.serving.recommender import Recommender
+
+            self._recommender = Recommender.open(self.folder)
+        return self._recommender
+
+    def recommend(self, user_ids: Sequence[Any], k: int = 10) -> dict[str, np.ndarray]:
+        """The top ``k`` unseen items of each raw user id, as NumPy columns.
+
+        Seen items are the run's train and validation items (``exclusions.npz``);
+        users are scored in bounded blocks.
+
+        Args:
+            user_ids: raw user ids of the run (strings of integers are accepted).
+            k: items per user.
+
+        Returns:
+            ``{"user_id", "rank", "item_id", "score"}``: one entry per recommendation,
+            users in the order given, best item first (rank 1); the columns of
+            ``tfdirectspec recommend --output`` (``pyarrow.table(result)`` is that file).
+
+        Raises:
+            InputError: an unknown user id (named).
+
+        Example:
+            >>> Run.open("runs/mf").recommend(["42"], k=3)  # doctest: +SKIP
+            {'user_id': array([42, 42, 42]), 'rank': array([1, 2, 3], dtype=int32),
+             'item_id': array([...]), 'score': array([...], dtype=float32)}
+        """
+        recommender = self.recommender()
+        return recommender.rows(recommender.user_index(list(user_ids), where="user_ids"), k)
+
+    def recommend_for_items(self, item_ids: Sequence[Any], k: int = 10) -> dict[str, np.ndarray]:
+        """The top ``k`` items for a new user who touched ``item_ids`` (folded in, no training).
+
+        Returns ``{"rank", "item_id", "score"}``, the given items excluded; see
+        :mod:`tfdirectspec.serving.fold_in` for the fold-in (the mean of the items'
+        unit rows).
+
+        Raises:
+            InputError: an unknown item id (named).
+        """
+        recommender = self.recommender()
+        return recommender.fold_in_rows(recommender.item_index(list(item_ids), "item_ids"), k)
 
     def exclusions(self) -> sp.csr_matrix:
         """The train ∪ valid pairs of the run's data, as stored in the run (CSR)."""

@@ -33,6 +33,7 @@ from tfdirectspec.training.config import BASELINES, TrainConfig, load_data
 from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
 from tfdirectspec.training.recipes import resolve_for_data
+from tfdirectspec.training.warm_start import check_warm_start, warm_start
 
 
 @dataclasses.dataclass
@@ -152,6 +153,9 @@ def train(
 
         return train_baseline(config, data, callbacks=callbacks, verbose=verbose)
     check_ks(config.ks, data.num_items)
+    warming = bool(config.warm_start) and not initial_epoch
+    if warming:
+        check_warm_start(config)
     stage_started = time.perf_counter()
     sampler = sampler_for(config, data)
     steps = sampler.steps_per_epoch
@@ -160,6 +164,8 @@ def train(
         check_multi_worker(config.time_budget)
     with strategy.scope():
         model = build_model(config, data, steps)
+        # A resumed run restores its checkpoint instead (it began warm already).
+        warm = warm_start(model, data, config.warm_start) if warming else None
 
     build_seconds = time.perf_counter() - stage_started
     timer, guard = EpochTimer(), FiniteLossGuard()
@@ -200,6 +206,8 @@ def train(
         "fit": fit_seconds,  # training epochs with their validation and callbacks
         **final_seconds,
     }
+    if warm is not None:
+        metrics["warm_start"] = warm
     metrics["stopped_by_time_budget"] = budget.stopped_epoch is not None
     metrics["stopped_by_patience"] = evaluation.stopped_epoch is not None
     metrics["wall_seconds"] = time.perf_counter() - started
