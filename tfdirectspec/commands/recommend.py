@@ -21,10 +21,10 @@ it gets the most popular items, marked as such.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError
 
 DEFAULT_BLOCK_SIZE = 4096  # tfdirectspec.serving.batch.DEFAULT_BLOCK_SIZE (no TF import here)
@@ -163,7 +163,7 @@ def _write_file(args: argparse.Namespace) -> int:
     summary = write_recommendations(
         recommender, users, k, args.output, block_size=args.block_size, overwrite=args.overwrite
     )
-    print(json.dumps({"model": str(args.model), "k": k, **summary}, indent=2))
+    print(to_json({"model": str(args.model), "k": k, **summary}, indent=2))
     return 0
 
 
@@ -217,7 +217,7 @@ def _fold_in_from_run(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 def _print_users(model: Any, results: list[dict[str, Any]], as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"model": str(model), "users": results}, indent=2))
+        print(to_json({"model": str(model), "users": results}, indent=2))
         return 0
     print(f"# {model}")
     for entry in results:
@@ -230,7 +230,7 @@ def _print_users(model: Any, results: list[dict[str, Any]], as_json: bool) -> in
 
 def _print_fold_in(model: Any, result: dict[str, Any], as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"model": str(model), "new_user": result}, indent=2))
+        print(to_json({"model": str(model), "new_user": result}, indent=2))
         return 0
     print(f"# {model}")
     print(f"new user from {len(result['given'])} item(s), folded in")

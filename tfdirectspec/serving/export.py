@@ -32,6 +32,7 @@ from typing import Any
 import tensorflow as tf
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError, check_ks
 from tfdirectspec.serving import warmup as warmup_lib
 from tfdirectspec.serving.fold_in import DEFAULT_L2, FOLD_IN_METHODS
@@ -136,7 +137,7 @@ def export_tables(
             "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             **(info or {}),
         }
-        (extra / INFO_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        (extra / INFO_FILE).write_text(to_json(record, indent=2) + "\n")
         return _publish(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

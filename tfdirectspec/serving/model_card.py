@@ -10,11 +10,12 @@ Serving ignores since it is not an integer version folder.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
+
+from tfdirectspec.json_output import to_json
 
 #: File names of a card.
 CARD_JSON = "model_card.json"
@@ -194,6 +195,6 @@ def write_model_card(model_dir: str | os.PathLike, card: dict[str, Any]) -> tupl
     """
     model_dir = Path(model_dir)
     json_path, md_path = model_dir / CARD_JSON, model_dir / CARD_MARKDOWN
-    json_path.write_text(json.dumps(card, indent=2) + "\n")
+    json_path.write_text(to_json(card, indent=2) + "\n")
     md_path.write_text(render_markdown(card))
     return json_path, md_path
