@@ -180,7 +180,11 @@ def test_two_workers_match_one_process(tiny_config, tmp_path):
         for got, want in zip(
             (cluster[f"{i}_users"], cluster[f"{i}_items"]), single.model.tables(), strict=True
         ):
-            np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6, err_msg=name)
+            # Each step's two-half sum differs from the one-process sum by a few ulps
+            # (γ_2·|g|); 3 epochs of SGD at lr 2 carry those through a nonlinear map, which
+            # grew them to 2.7e-6 (about 300 ulps of 0.08) on an AMD EPYC: the tolerance
+            # leaves an order of magnitude over that, far below the weights' own scale.
+            np.testing.assert_allclose(got, np.asarray(want), rtol=1e-4, atol=3e-5, err_msg=name)
         assert losses[0] != losses[-1], name  # the weights moved: equality is not trivial
 
 
