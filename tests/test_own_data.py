@@ -2,8 +2,7 @@
 
 Reading (columns by name or index, id types, CSV/TSV/Parquet through one path), temporal
 splits, the Python entry points (``from_pandas``, ``from_csr``, ``tfd.train`` on in-memory
-data, one resolver), and the bad inputs of issue 22: each one stderr line, exit 2,
-nothing written.
+data, one resolver), and bad inputs: each one stderr line, exit 2, nothing written.
 """
 
 from __future__ import annotations
@@ -294,6 +293,47 @@ def test_abbreviations_are_rejected(log_dir, tmp_path, capsys):
         main(["train", "--data-dir", str(log_dir), "--epoch", "1", "--output", str(out)])
     assert raised.value.code == 2
     _one_line_error(capsys, "--epoch")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags,expected",
+    [
+        (["--id-type", "int"], ["train.csv:2", "user id 'u0' is not a non-negative integer"]),
+        (["--columns", "user_id,item_id,7"], ["train.csv", "7"]),
+        (["--split", "latest"], ["--split", "latest"]),
+        (["--split", "time", "--cutoff", "yesterday"], ["--cutoff", "yesterday"]),
+        (["--id-type", "float"], ["--id-type", "float"]),
+        (["--test-fraction", "1.5"], ["--test-fraction must be in [0, 1)"]),
+    ],
+)
+def test_bad_flags_and_ids_are_one_line_and_write_nothing(
+    log_dir, tmp_path, capsys, flags, expected
+):
+    out = tmp_path / "R"
+    argv = ["train", "--data-dir", str(log_dir), "--output", str(out), *flags]
+    if "--test-fraction" not in flags:
+        argv += ["--test-fraction", "0.2"]
+    if "--columns" not in flags:
+        argv += ["--columns", COLUMNS]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own choices
+        code = exit_.code
+    assert code == 2
+    _one_line_error(capsys, *expected)
+    assert not out.exists()
+
+
+def test_a_bad_time_names_its_line(tmp_path, capsys):
+    folder = tmp_path / "D"
+    folder.mkdir()
+    rows = "".join(f'"u{k}","i{k}",{T0 + k}\n' for k in range(5))
+    (folder / "train.csv").write_text(f'{COLUMNS}\n{rows}"u9","i9",soon\n')
+    out = tmp_path / "R"
+    argv = ["train", "--data-dir", str(folder), "--columns", COLUMNS, "--output", str(out)]
+    assert main([*argv, "--test-fraction", "0.2"]) == 2
+    _one_line_error(capsys, "train.csv:7", "time 'soon'")
     assert not out.exists()
 
 
