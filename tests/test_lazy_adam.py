@@ -153,7 +153,7 @@ def _mf_tables_after_fit(optimizer: keras.optimizers.Optimizer) -> np.ndarray:
     model.build_for_ids()
     model.compile(optimizer=optimizer, steps_per_execution=5)
     model.fit(
-        sampler.dataset(), steps_per_epoch=20, epochs=3, verbose=0, callbacks=[LazyAdamCatchUp()]
+        sampler.stream(), steps_per_epoch=20, epochs=3, verbose=0, callbacks=[LazyAdamCatchUp()]
     )
     return np.concatenate([t.numpy() for t in model.tables()])
 

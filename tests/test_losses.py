@@ -91,13 +91,16 @@ def batch():
     return {k: rng.normal(size=(B, D)) for k in ("user", "item", "negative")}
 
 
+LABELS = tf.ones(B, tf.float64)  # every row an observed pair (not read by the losses)
+
+
 def _tf(batch):
     return {k: tf.constant(v, tf.float64) for k, v in batch.items()}
 
 
 @pytest.mark.parametrize("alpha,shrink,reg", [(1.0, 0.0, 0.0), (0.7, 0.03, 0.0), (1.0, 0.5, 1e-2)])
 def test_directspec_matches_numpy(batch, alpha, shrink, reg):
-    got = DirectSpecLoss(alpha=alpha, shrink=shrink, reg=reg)(_tf(batch))
+    got = DirectSpecLoss(alpha=alpha, shrink=shrink, reg=reg, dtype="float64")(LABELS, _tf(batch))
     want = np_directspec(batch["user"], batch["item"], alpha, shrink, reg)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
 
@@ -105,7 +108,9 @@ def test_directspec_matches_numpy(batch, alpha, shrink, reg):
 @pytest.mark.parametrize("tau", [0.5, 3.0, 10.0])
 @pytest.mark.parametrize("alpha,shrink,reg", [(1.0, 0.0, 0.0), (1.0, 0.03, 0.0), (0.7, 0.2, 1e-2)])
 def test_directspec_plus_matches_numpy(batch, tau, alpha, shrink, reg):
-    got = DirectSpecPlusLoss(alpha=alpha, tau=tau, shrink=shrink, reg=reg)(_tf(batch))
+    got = DirectSpecPlusLoss(alpha=alpha, tau=tau, shrink=shrink, reg=reg, dtype="float64")(
+        LABELS, _tf(batch)
+    )
     want = np_directspec_plus(batch["user"], batch["item"], alpha, tau, tau, shrink, reg)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
 
@@ -118,8 +123,8 @@ def test_adaptive_tau_matches_numpy(batch):
         m = m | m.T
         np.fill_diagonal(m, True)
         masks[key] = m
-    loss = DirectSpecPlusLoss(alpha=1.0, shrink=0.03, tau0=2.5, tau1=3.0)
-    got = loss({**_tf(batch), **{k: tf.constant(v) for k, v in masks.items()}})
+    loss = DirectSpecPlusLoss(alpha=1.0, shrink=0.03, tau0=2.5, tau1=3.0, dtype="float64")
+    got = loss(LABELS, {**_tf(batch), **{k: tf.constant(v) for k, v in masks.items()}})
     tau_u = np.where(masks["user_shared"], 2.5, 3.0)
     tau_i = np.where(masks["item_shared"], 2.5, 3.0)
     want = np_directspec_plus(batch["user"], batch["item"], 1.0, tau_u, tau_i, 0.03, 0.0)
@@ -131,9 +136,9 @@ def test_adaptive_tau_matches_numpy(batch):
 def test_grouped_directspec_plus_is_the_mean_of_its_blocks(batch, shrink, reg):
     groups = 2
     size = B // groups
-    got = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=size)(
-        _tf(batch)
-    )
+    got = DirectSpecPlusLoss(
+        alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=size, dtype="float64"
+    )(LABELS, _tf(batch))
     blocks = [
         np_directspec_plus(
             batch["user"][g * size : (g + 1) * size],
@@ -148,44 +153,48 @@ def test_grouped_directspec_plus_is_the_mean_of_its_blocks(batch, shrink, reg):
     ]
     np.testing.assert_allclose(got.numpy(), np.mean(blocks), rtol=1e-10)
     # One block of the whole batch is the plain loss, and blocks do change the loss.
-    whole = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg)(_tf(batch))
-    one = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=B)(_tf(batch))
+    whole = DirectSpecPlusLoss(alpha=0.7, tau=4.0, shrink=shrink, reg=reg, dtype="float64")(
+        LABELS, _tf(batch)
+    )
+    one = DirectSpecPlusLoss(
+        alpha=0.7, tau=4.0, shrink=shrink, reg=reg, group_size=B, dtype="float64"
+    )(LABELS, _tf(batch))
     np.testing.assert_allclose(one.numpy(), whole.numpy(), rtol=1e-12)
     assert not np.isclose(got.numpy(), whole.numpy(), rtol=1e-9, atol=0)
 
 
 def test_positive_only_is_directspec_without_filter(batch):
-    got = PositiveOnlyLoss(shrink=0.03)(_tf(batch))
+    got = PositiveOnlyLoss(shrink=0.03, dtype="float64")(LABELS, _tf(batch))
     want = np_directspec(batch["user"], batch["item"], 0.0, 0.03, 0.0)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
 
 
 def test_bpr_matches_numpy(batch):
-    got = BPRLoss(reg=1e-2)({**_tf(batch)})
+    got = BPRLoss(reg=1e-2, dtype="float64")(LABELS, {**_tf(batch)})
     want = np_bpr(batch["user"], batch["item"], batch["negative"], 1e-2)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 1.0, 5.0])
 def test_directau_matches_numpy(batch, gamma):
-    got = DirectAULoss(gamma=gamma)(_tf(batch))
+    got = DirectAULoss(gamma=gamma, dtype="float64")(LABELS, _tf(batch))
     want = np_directau(batch["user"], batch["item"], gamma)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-9)
 
 
 @pytest.mark.parametrize("t", [0.05, 1.0])
 def test_ssm_matches_numpy(batch, t):
-    got = SampledSoftmaxLoss(temperature=t)(_tf(batch))
+    got = SampledSoftmaxLoss(temperature=t, dtype="float64")(LABELS, _tf(batch))
     want = np_ssm(batch["user"], batch["item"], t)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-9)
 
 
 def test_directspec_plus_gradient_matches_finite_differences(batch):
-    loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0, shrink=0.5)
+    loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0, shrink=0.5, dtype="float64")
     u = tf.Variable(batch["user"])
     i = tf.constant(batch["item"])
     with tf.GradientTape() as tape:
-        value = loss({"user": u, "item": i})
+        value = loss(LABELS, {"user": u, "item": i})
     grad = tape.gradient(value, u).numpy()
     eps = 1e-6
     for row, col in [(0, 0), (3, 2), (11, 4)]:
@@ -210,7 +219,7 @@ def test_float32_stable_at_large_tau():
     loss = DirectSpecPlusLoss(alpha=1.0, tau=10.0, shrink=0.03)
     u = tf.Variable(x)
     with tf.GradientTape() as tape:
-        value = loss({"user": u, "item": tf.constant(x[::-1].copy())})
+        value = loss(tf.ones(256), {"user": u, "item": tf.constant(x[::-1].copy())})
     grad = tape.gradient(value, u)
     assert np.isfinite(value.numpy())
     assert np.all(np.isfinite(grad.numpy()))

@@ -56,7 +56,7 @@ def _fit(train, loss, strategy, steps=6, batch=16, lr=0.5, steps_per_execution=2
         model = RetrievalModel(MFTower(NUM_USERS, NUM_ITEMS, 8, seed=5), loss)
         model.build_for_ids()
         model.compile(optimizer=keras.optimizers.SGD(lr), steps_per_execution=steps_per_execution)
-    history = model.fit(sampler.dataset(), epochs=3, steps_per_epoch=steps // 3, verbose=0)
+    history = model.fit(sampler.stream(), epochs=3, steps_per_epoch=steps // 3, verbose=0)
     return model, history.history["loss"]
 
 
@@ -117,7 +117,7 @@ def test_distributed_batches_give_each_local_replica_its_rows(train, mirrored):
 
     # 17 rows over 2 replicas: 8 and 9, in replica order (the multi-replica pipeline branch).
     sampler = InteractionSampler(train, 17, seed=3)
-    whole = next(iter(sampler.dataset(start_step=2)))
+    whole = next(iter(sampler.stream(start_step=2)))
     batch = next(iter(distributed_batches(sampler, mirrored, start_step=2)))
     for key in ("user", "item"):
         parts = [t.numpy() for t in mirrored.experimental_local_results(batch[key])]
@@ -136,7 +136,7 @@ def test_lazy_adam_under_mirrored_strategy_trains_and_catches_up(train, mirrored
             model.build_for_ids()
             model.compile(optimizer=LazyAdam(0.01), steps_per_execution=1)
         model.fit(
-            sampler.dataset(), epochs=2, steps_per_epoch=4, verbose=0, callbacks=[LazyAdamCatchUp()]
+            sampler.stream(), epochs=2, steps_per_epoch=4, verbose=0, callbacks=[LazyAdamCatchUp()]
         )
         # Every row is up to date after the epoch-end catch-up.
         for last in model.optimizer._last_steps:

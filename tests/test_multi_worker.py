@@ -146,8 +146,8 @@ def test_sampler_shards_are_the_global_batch_split_by_rows():
     rng = np.random.default_rng(0)
     train = sp.csr_matrix((rng.random((30, 20)) < 0.2).astype(np.float32))
     sampler = InteractionSampler(train, 10, negatives=True, shared_masks=True, seed=4)
-    whole = [next(iter(sampler.dataset(start_step=5)))]
-    parts = [next(iter(sampler.dataset(start_step=5, shard=k, num_shards=3))) for k in range(3)]
+    whole = [next(iter(sampler.stream(start_step=5)))]
+    parts = [next(iter(sampler.stream(start_step=5, shard=k, num_shards=3))) for k in range(3)]
     for key in whole[0]:
         np.testing.assert_array_equal(
             np.concatenate([p[key].numpy() for p in parts]), whole[0][key].numpy()

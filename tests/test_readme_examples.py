@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfdirectspec.evaluation import full_ranking_metrics
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 TESTED_BLOCK = re.compile(r"<!-- tested:[^>]*-->\n```python\n(.*?)\n```", re.DOTALL)
 
@@ -25,26 +27,27 @@ def run_block(code: str) -> dict:
     return namespace
 
 
-def test_readme_has_the_keras_rs_example() -> None:
+def test_readme_has_the_plain_keras_example() -> None:
     blocks = readme_blocks()
     assert len(blocks) == 1
     assert "keras_rs.layers.BruteForceRetrieval" in blocks[0]
-    assert "DirectSpecPlusLoss" in blocks[0]
-    # Placed just before the command-line section.
-    text = README.read_text(encoding="utf-8")
-    assert text.index("## DirectSpec+ as the loss of a keras-rs model") < text.index(
-        "## Using the command line"
-    )
+    assert "loss=tfd.DirectSpecPlusLoss(" in blocks[0]
+    assert 'EarlyStopping(\n            monitor="val_ndcg@20"' in blocks[0]
 
 
-def test_keras_rs_two_tower_example_trains_and_retrieves() -> None:
+def test_plain_keras_model_with_early_stopping_on_val_ndcg() -> None:
     (block,) = readme_blocks()
     ns = run_block(block)
-    losses = ns["history"].history["loss"]
-    assert len(losses) == 3 and np.all(np.isfinite(losses))
-    assert losses[-1] < losses[0]
+    logs = ns["history"].history
+    losses, ndcg = logs["loss"], logs["val_ndcg@20"]
+    assert len(ndcg) == len(losses) and np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0] and max(ndcg) > 2 * ndcg[0]  # it learns to rank
+    # EarlyStopping stopped before the 30 epochs and restored the best epoch's weights.
+    assert len(losses) < 30 and int(np.argmax(ndcg)) < len(ndcg) - 1
+    data, model = ns["data"], ns["model"]
+    tables = (model.get_layer(f"{s}_embedding").embeddings.numpy() for s in ("user", "item"))
+    restored = full_ranking_metrics(*tables, data.valid, exclude=data.train, ks=(20,))
+    assert restored["ndcg@20"] == max(ndcg)
     top = np.asarray(ns["top_items"])
-    assert top.shape == (3, 10)
-    assert top.min() >= 0 and top.max() < ns["num_items"]
-    # Each user's top 10 are distinct items.
+    assert top.shape == (3, 10) and top.min() >= 0 and top.max() < data.num_items
     assert all(len(set(row)) == 10 for row in top.tolist())

@@ -24,7 +24,7 @@ def _random_csr(num_users=40, num_items=30, density=0.15, seed=0, empty_user=Tru
 
 
 def _take(sampler, n, start=0):
-    batches = list(sampler.dataset(start_step=start).take(n).as_numpy_iterator())
+    batches = list(sampler.stream(start_step=start).take(n).as_numpy_iterator())
     return {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
 
 
@@ -87,7 +87,7 @@ def test_negative_rounds_stop_early_without_changing_the_draws():
     train = _random_csr(density=0.6, seed=2)
     sampler = InteractionSampler(train, batch_size=300, negatives=True, seed=5)
     for step in (0, 9):
-        got = next(iter(sampler.dataset(start_step=step)))
+        got = next(iter(sampler.stream(start_step=step)))
         stream = tf.random.experimental.stateless_split(tf.constant([5, step], tf.int64), num=3)[2]
         expected = _all_rounds(train, got["user"], stream)
         np.testing.assert_array_equal(got["negative"].numpy(), expected)
@@ -123,7 +123,7 @@ def test_same_seed_same_stream_and_resume_continues_it():
 def test_shared_masks_match_dense_reference():
     train = _random_csr(density=0.05)
     sampler = InteractionSampler(train, batch_size=32, shared_masks=True, seed=0)
-    batch = next(sampler.dataset().as_numpy_iterator())
+    batch = next(sampler.stream().as_numpy_iterator())
     dense = train.toarray()  # small test matrix: a dense reference is fine here
     want_u = (dense[batch["user"]] @ dense[batch["user"]].T) > 0
     np.fill_diagonal(want_u, True)

@@ -54,6 +54,7 @@ _EXPORTS = {
     "EmbeddingTower": "tfdirectspec.towers",
     "LightGCNTower": "tfdirectspec.towers",
     "MFTower": "tfdirectspec.towers",
+    "RankingMetrics": "tfdirectspec.training",
     "Run": "tfdirectspec.training",
     "TrainConfig": "tfdirectspec.training",
     "make_optimizer": "tfdirectspec.training",
@@ -73,6 +74,7 @@ __all__ = [
     "LightGCNTower",
     "MFTower",
     "PositiveOnlyLoss",
+    "RankingMetrics",
     "RetrievalLoss",
     "RetrievalModel",
     "Run",
@@ -112,7 +114,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     )
     from tfdirectspec.models import RetrievalModel
     from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
-    from tfdirectspec.training import LazyAdam, Run, TrainConfig, make_optimizer, train
+    from tfdirectspec.training import (
+        LazyAdam,
+        RankingMetrics,
+        Run,
+        TrainConfig,
+        make_optimizer,
+        train,
+    )
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -16,7 +16,8 @@ Schemes (each batch is a dict of int64 id vectors of length ``batch_size``):
 
 Sampling is stateless: batch ``t`` is a pure function of ``(seed, t)``, so
 runs are reproducible whatever the parallelism, and a resumed run picks up
-the exact stream with ``start_step``.
+the exact stream with ``start_step``; :meth:`InteractionSampler.dataset` hands
+the same stream to ``model.fit`` one epoch per iteration.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ _NEGATIVE_ROUNDS = 16
 
 
 class InteractionSampler:
-    """Builds an infinite, prefetched ``tf.data.Dataset`` of training batches.
+    """Builds prefetched ``tf.data`` datasets of training batches: by epoch or as a stream.
 
     Args:
         train: binary ``U × I`` CSR matrix of training interactions.
@@ -47,7 +48,7 @@ class InteractionSampler:
     Example:
         >>> train = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], np.float32))  # 2 users, 3 items
         >>> sampler = InteractionSampler(train, batch_size=4, negatives=True, seed=0)
-        >>> batch = next(iter(sampler.dataset()))
+        >>> batch = next(iter(sampler.stream()))
         >>> sorted(batch), batch["user"].shape, sampler.steps_per_epoch
         (['item', 'negative', 'user'], TensorShape([4]), 1)
         >>> pairs = zip(batch["user"].numpy(), batch["item"].numpy(), batch["negative"].numpy())
@@ -87,8 +88,48 @@ class InteractionSampler:
         """``⌊#train interactions / B⌋`` (at least 1), the authors' epoch length."""
         return max(1, self.train.nnz // self.batch_size)
 
-    def dataset(self, start_step: int = 0, shard: int = 0, num_shards: int = 1) -> tf.data.Dataset:
-        """The infinite batch stream, starting at batch ``start_step``.
+    def dataset(self, start_epoch: int = 0, shard: int = 0, num_shards: int = 1) -> tf.data.Dataset:
+        """``(features, labels)`` batches for ``model.fit(sampler.dataset(), epochs=N)``.
+
+        One epoch (:attr:`steps_per_epoch` batches) per iteration, so Keras needs no
+        ``steps_per_epoch``: each new iterator (Keras makes one per epoch) continues the
+        seeded stream of :meth:`stream` where the previous one stopped, the first at epoch
+        ``start_epoch``. It is the iterations that advance the stream (Keras also draws one
+        batch to build a model it has not built), so a script is reproducible as written;
+        a run that must resume mid-stream takes :meth:`stream` from its step instead.
+        ``labels`` are ones, one per row: every row is an observed pair, and the losses
+        read the rows themselves (``keras.Model.fit`` wants a target).
+        ``shard``/``num_shards`` are as in :meth:`stream`.
+
+        Example:
+            >>> train = sp.csr_matrix(np.eye(4, dtype=np.float32))
+            >>> sampler = InteractionSampler(train, batch_size=2, seed=0)  # 2 steps an epoch
+            >>> epochs = sampler.dataset()
+            >>> first = [b["user"].numpy().tolist() for b, _ in epochs]
+            >>> second = [b["user"].numpy().tolist() for b, _ in epochs]
+            >>> stream = [b["user"].numpy().tolist() for b in sampler.stream().take(4)]
+            >>> first + second == stream, len(first)
+            (True, 2)
+        """
+        steps = self.steps_per_epoch
+        next_epoch = [int(start_epoch)]
+
+        def epoch_of_this_iteration():
+            next_epoch[0] += 1
+            yield next_epoch[0] - 1
+
+        epochs = tf.data.Dataset.from_generator(
+            epoch_of_this_iteration, output_signature=tf.TensorSpec([], tf.int64)
+        )
+        first_steps = epochs.flat_map(
+            lambda epoch: tf.data.Dataset.range(epoch * steps, (epoch + 1) * steps)
+        )
+        ds = self._batches(first_steps, shard, num_shards)
+        ds = ds.map(lambda batch: (batch, tf.ones_like(batch["user"], tf.float32)))
+        return ds.apply(tf.data.experimental.assert_cardinality(steps))
+
+    def stream(self, start_step: int = 0, shard: int = 0, num_shards: int = 1) -> tf.data.Dataset:
+        """The infinite batch stream (feature dicts), starting at batch ``start_step``.
 
         With ``num_shards > 1`` every element is the ``shard``-th of ``num_shards``
         row slices of the global batch ``t`` (:func:`shard_rows`: sizes differ by at
@@ -99,6 +140,12 @@ class InteractionSampler:
         batch. The adaptive-τ masks keep all ``B`` columns (``b × B``): a row's
         softmax runs over the global batch.
         """
+        return self._batches(
+            tf.data.Dataset.counter(start=start_step, dtype=tf.int64), shard, num_shards
+        )
+
+    def _batches(self, steps: tf.data.Dataset, shard: int, num_shards: int) -> tf.data.Dataset:
+        """The batches of the given step numbers, this shard's rows, prefetched."""
         if num_shards < 1 or not 0 <= shard < num_shards:
             raise ValueError(f"shard {shard} is not one of {num_shards} shards")
         if self.batch_size < num_shards:
@@ -106,8 +153,7 @@ class InteractionSampler:
                 f"batch_size {self.batch_size} has fewer rows than {num_shards} shards"
             )
         sample = self._batch_fn()
-        ds = tf.data.Dataset.counter(start=start_step, dtype=tf.int64)
-        ds = ds.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = steps.map(sample, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if self.shared_masks:
             ds = ds.map(self._add_shared_masks, num_parallel_calls=tf.data.AUTOTUNE)
         if num_shards > 1:

@@ -117,16 +117,16 @@ def distributed_batches(
     (the losses divide by the global row count, so uneven slices are exact).
     Each input pipeline (one per worker) yields its local replicas' slices in
     turn, which is the order a distributed iterator hands them out. On one
-    replica this is ``sampler.dataset(start_step)`` itself.
+    replica this is ``sampler.stream(start_step)`` itself.
     """
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
-        return sampler.dataset(start_step)
+        return sampler.stream(start_step)
 
     def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
         local = replicas // context.num_input_pipelines
         first = context.input_pipeline_id * local
-        slices = [sampler.dataset(start_step, first + k, replicas) for k in range(local)]
+        slices = [sampler.stream(start_step, first + k, replicas) for k in range(local)]
         if local == 1:
             return slices[0]
         # One element per local replica for each step, in replica order.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, l2_penalty, register
@@ -24,15 +26,16 @@ class BPRLoss(RetrievalLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(2)
         >>> batch = {"user": rows, "item": rows, "negative": rows[::-1]}  # margins of 1
-        >>> round(float(BPRLoss(reg=0.0)(batch)), 4)  # −log σ(1)
+        >>> round(float(BPRLoss(reg=0.0)(tf.ones(2), batch)), 4)  # −log σ(1)
         0.3133
-        >>> round(float(BPRLoss(reg=0.1)(batch)), 4)  # + 0.1 · ½ · 3 (ego rows default to these)
+        >>> round(float(BPRLoss(reg=0.1)(tf.ones(2), batch)), 4)  # + 0.1 · ½ · 3 (ego: the rows)
         0.4633
     """
 
     required_features = ("negative",)
 
-    def __init__(self, reg: float = 1e-4) -> None:
+    def __init__(self, reg: float = 1e-4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.reg = float(check_non_negative("reg", reg))
 
     def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -43,6 +46,3 @@ class BPRLoss(RetrievalLoss):
             ego = [outputs.get(f"{k}_ego", outputs[k]) for k in ("user", "item", "negative")]
             values += 0.5 * self.reg * l2_penalty(*ego)
         return values
-
-    def get_config(self) -> dict:
-        return {"reg": self.reg}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, register
@@ -25,11 +27,12 @@ class DirectAULoss(RetrievalLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(4)  # aligned pairs (0), all rows √2 apart: unif = log exp(−4)
         >>> loss = DirectAULoss(gamma=1.0)
-        >>> round(float(loss({"user": rows, "item": rows})), 4)
+        >>> round(float(loss(tf.ones(4), {"user": rows, "item": rows})), 4)
         -4.0
     """
 
-    def __init__(self, gamma: float = 1.0) -> None:
+    def __init__(self, gamma: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.gamma = float(check_non_negative("gamma", gamma))
 
     def per_example(self, outputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -42,6 +45,3 @@ class DirectAULoss(RetrievalLoss):
             # sum of per-example values divided by B adds exactly γ·½·unif.
             values += 0.5 * self.gamma * unif * tf.ones_like(values)
         return values
-
-    def get_config(self) -> dict:
-        return {"gamma": self.gamma}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, l2_penalty, register
@@ -46,11 +48,14 @@ class DirectSpecLoss(RetrievalLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(4)  # four orthogonal unit rows, each user paired with its item
         >>> loss = DirectSpecLoss(alpha=1.0)
-        >>> round(float(loss({"user": rows, "item": rows})), 4)  # −log σ((1 − 1/4)²)
+        >>> round(float(loss(tf.ones(4), {"user": rows, "item": rows})), 4)  # −log σ((1 − 1/4)²)
         0.4509
     """
 
-    def __init__(self, alpha: float = 1.0, shrink: float = 0.0, reg: float = 0.0) -> None:
+    def __init__(
+        self, alpha: float = 1.0, shrink: float = 0.0, reg: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
         _check(alpha, shrink, reg)
         self.alpha = float(alpha)
         self.shrink = float(shrink)
@@ -67,6 +72,3 @@ class DirectSpecLoss(RetrievalLoss):
         users = self.filter(outputs["user"])
         items = self.filter(outputs["item"])
         return positive_pair_loss(users, items, self.reg)
-
-    def get_config(self) -> dict:
-        return {"alpha": self.alpha, "shrink": self.shrink, "reg": self.reg}

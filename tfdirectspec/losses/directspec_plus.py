@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, register
@@ -59,10 +61,10 @@ class DirectSpecPlusLoss(RetrievalLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(4)  # four orthogonal unit rows, each user paired with its item
         >>> loss = DirectSpecPlusLoss(alpha=1.0, tau=3.0)
-        >>> round(float(loss({"user": rows, "item": rows})), 4)
+        >>> round(float(loss(tf.ones(4), {"user": rows, "item": rows})), 4)
         0.682
         >>> grouped = DirectSpecPlusLoss(alpha=1.0, tau=3.0, group_size=2)  # two 2 × 2 blocks
-        >>> round(float(grouped({"user": rows, "item": rows})), 4)
+        >>> round(float(grouped(tf.ones(4), {"user": rows, "item": rows})), 4)
         0.6909
         >>> DirectSpecPlusLoss(tau0=2.5, tau1=3.0).required_features  # adaptive τ: masks
         ('user_shared', 'item_shared')
@@ -77,7 +79,9 @@ class DirectSpecPlusLoss(RetrievalLoss):
         tau0: float | None = None,
         tau1: float | None = None,
         group_size: int = 0,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         _check(alpha, shrink, reg)
         check_positive("tau", tau)
         check_adaptive_tau(tau0, tau1)
@@ -118,14 +122,3 @@ class DirectSpecPlusLoss(RetrievalLoss):
         users = self.filter(outputs["user"], outputs.get("user_shared"))
         items = self.filter(outputs["item"], outputs.get("item_shared"))
         return positive_pair_loss(users, items, self.reg)
-
-    def get_config(self) -> dict:
-        return {
-            "alpha": self.alpha,
-            "tau": self.tau,
-            "shrink": self.shrink,
-            "reg": self.reg,
-            "tau0": self.tau0,
-            "tau1": self.tau1,
-            "group_size": self.group_size,
-        }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, l2_penalty, register
@@ -27,12 +29,13 @@ class IALSLoss(RetrievalLoss):
         reg: the L2 weight λ.
 
     Example:
-        >>> rows = tf.zeros([2, 3])
-        >>> float(IALSLoss(alpha=1.0, reg=0.0)({"user": rows, "item": rows}))  # (1 + α)·1
+        >>> rows, labels = tf.zeros([2, 3]), tf.ones(2)
+        >>> float(IALSLoss(alpha=1.0, reg=0.0)(labels, {"user": rows, "item": rows}))  # (1 + α)·1
         2.0
     """
 
-    def __init__(self, alpha: float = 10.0, reg: float = 1.0) -> None:
+    def __init__(self, alpha: float = 10.0, reg: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.alpha = float(check_non_negative("alpha", alpha))
         self.reg = float(check_non_negative("reg", reg))
 
@@ -48,6 +51,3 @@ class IALSLoss(RetrievalLoss):
             ego = [outputs.get(f"{k}_ego", outputs[k]) for k in ("user", "item")]
             values += self.reg * l2_penalty(*ego)
         return values
-
-    def get_config(self) -> dict:
-        return {"alpha": self.alpha, "reg": self.reg}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tfdirectspec.losses.base import register
 from tfdirectspec.losses.directspec import DirectSpecLoss
 
@@ -22,12 +24,9 @@ class PositiveOnlyLoss(DirectSpecLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(4)  # four orthogonal unit rows, each user paired with its item
         >>> loss = PositiveOnlyLoss()
-        >>> round(float(loss({"user": rows, "item": rows})), 4)  # −log σ(1)
+        >>> round(float(loss(tf.ones(4), {"user": rows, "item": rows})), 4)  # −log σ(1)
         0.3133
     """
 
-    def __init__(self, shrink: float = 0.0, reg: float = 0.0) -> None:
-        super().__init__(alpha=0.0, shrink=shrink, reg=reg)
-
-    def get_config(self) -> dict:
-        return {"shrink": self.shrink, "reg": self.reg}
+    def __init__(self, shrink: float = 0.0, reg: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(alpha=0.0, shrink=shrink, reg=reg, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import tensorflow as tf
 
 from tfdirectspec.losses.base import RetrievalLoss, register
@@ -27,11 +29,12 @@ class SampledSoftmaxLoss(RetrievalLoss):
         >>> import tensorflow as tf
         >>> rows = tf.eye(4)  # cosine 1 with the own item, 0 with the three others
         >>> loss = SampledSoftmaxLoss(temperature=1.0)
-        >>> round(float(loss({"user": rows, "item": rows})), 4)  # −log(e / (e + 3))
+        >>> round(float(loss(tf.ones(4), {"user": rows, "item": rows})), 4)  # −log(e / (e + 3))
         0.7437
     """
 
-    def __init__(self, temperature: float = 0.1, normalize: bool = True) -> None:
+    def __init__(self, temperature: float = 0.1, normalize: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.temperature = float(check_positive("temperature", temperature))
         self.normalize = bool(normalize)
 
@@ -43,6 +46,3 @@ class SampledSoftmaxLoss(RetrievalLoss):
         local = tf.shape(users)[0]
         labels = global_offset(local) + tf.range(local)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-
-    def get_config(self) -> dict:
-        return {"temperature": self.temperature, "normalize": self.normalize}

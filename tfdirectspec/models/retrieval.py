@@ -70,9 +70,7 @@ class RetrievalModel(keras.Model):
         >>> sampler = InteractionSampler(train, batch_size=4, seed=0)
         >>> model = RetrievalModel(MFTower(2, 3, embedding_dim=4, seed=0), DirectSpecPlusLoss())
         >>> model.compile(optimizer=keras.optimizers.SGD(1.0))
-        >>> history = model.fit(
-        ...     sampler.dataset(), steps_per_epoch=sampler.steps_per_epoch, epochs=2, verbose=0
-        ... )
+        >>> history = model.fit(sampler.dataset(), epochs=2, verbose=0)
         >>> len(history.history["loss"]), [tuple(t.shape) for t in model.tables()]
         (2, [(2, 4), (3, 4)])
     """
@@ -141,7 +139,8 @@ class RetrievalModel(keras.Model):
         # Extra batch features (e.g. adaptive-τ masks) go to the loss as they are;
         # id features the tower consumed (e.g. "negative") arrive as embeddings.
         features = {k: x[k] for k in self.retrieval_loss.required_features if k in x}
-        total = self.retrieval_loss({**features, **y_pred})
+        labels = tf.ones_like(x["user"], tf.float32) if y is None else y  # every pair observed
+        total = self.retrieval_loss(labels, {**features, **y_pred})
         if self.losses:
             total += tf.add_n(self.losses)
         return total

@@ -16,6 +16,7 @@ _EXPORTS = {
     "EpochTimer": "tfdirectspec.training.callbacks",
     "FiniteLossGuard": "tfdirectspec.training.callbacks",
     "RankingEvaluation": "tfdirectspec.training.callbacks",
+    "RankingMetrics": "tfdirectspec.training.ranking_metrics",
     "TimeBudget": "tfdirectspec.training.callbacks",
     "TrainConfig": "tfdirectspec.training.config",
     "load_data": "tfdirectspec.training.config",
@@ -38,6 +39,7 @@ __all__ = [
     "FiniteLossGuard",
     "LazyAdam",
     "RankingEvaluation",
+    "RankingMetrics",
     "Run",
     "TimeBudget",
     "TrainConfig",
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from tfdirectspec.training.config import TrainConfig, load_data, read_config_file
     from tfdirectspec.training.lazy_adam import LazyAdam
     from tfdirectspec.training.optimizers import make_optimizer
+    from tfdirectspec.training.ranking_metrics import RankingMetrics
     from tfdirectspec.training.run_dir import Run
     from tfdirectspec.training.trainer import TrainResult, build_model, sampler_for, train
     from tfdirectspec.training.zoo import list_entries, zoo_defaults

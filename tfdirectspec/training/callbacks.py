@@ -14,8 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tfdirectspec.data.interactions import pair_union
-from tfdirectspec.evaluation import full_ranking_metrics
-from tfdirectspec.evaluation.ranking import CI_SUFFIX
+from tfdirectspec.training.ranking_metrics import RankingMetrics, logged
 from tfdirectspec.training.run_dir import write_json
 
 
@@ -38,14 +37,17 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-class RankingEvaluation(keras.callbacks.Callback):
-    """Full-ranking evaluation every ``every`` epochs, with model selection on validation.
+class RankingEvaluation(RankingMetrics):
+    """:class:`RankingMetrics` with the run's model selection, curves and resumable state.
 
-    On validation epochs it adds ``val_<metric>`` entries (e.g. ``val_ndcg@20``)
-    to the epoch logs, so ``History``, ``CSVLogger`` and ``TensorBoard`` see
-    them, and keeps the weights of the best epoch by ``monitor``. With
-    ``track_test`` it also records test metrics in :attr:`records` and the
-    logs (``test_<metric>``) for curves; those are never used for selection.
+    On evaluation epochs it writes ``val_<metric>`` (e.g. ``val_ndcg@20``) into the epoch
+    logs like :class:`RankingMetrics`, and selects on the same logged value: it keeps the
+    weights of the best epoch by ``val_<monitor>`` (what
+    ``keras.callbacks.EarlyStopping(monitor="val_ndcg@20", mode="max",
+    restore_best_weights=True, patience=...)`` does) and in addition persists them, so a
+    resumed run keeps its selection. With ``track_test`` it also records test metrics in
+    :attr:`records` and the logs (``test_<metric>``) for curves; those are never used
+    for selection.
 
     With ``state_dir`` it keeps its records and best weights there after every
     evaluation, so that a run resumed from an epoch-end checkpoint continues
@@ -91,13 +93,13 @@ class RankingEvaluation(keras.callbacks.Callback):
         sample_users: int | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            train, valid, ks=ks, every=every, batch_size=batch_size,
+            sample_users=sample_users, seed=seed,
+        )  # fmt: skip
         self.patience = int(patience)
-        self.sample_users, self.seed = sample_users, int(seed)
         self.stopped_epoch: int | None = None
-        self.train, self.valid, self.test = train, valid, test
-        self.ks, self.every, self.monitor = tuple(ks), int(every), monitor
-        self.track_test, self.batch_size = track_test, batch_size
+        self.test, self.monitor, self.track_test = test, monitor, track_test
         self.state_dir = None if state_dir is None else Path(state_dir)
         self.records: list[dict] = []
         self.best_epoch = 0
@@ -114,21 +116,21 @@ class RankingEvaluation(keras.callbacks.Callback):
         self._clock = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        done = epoch + 1
-        last = done == self.params.get("epochs")
-        if done % self.every and not last:
+        if not self.due(epoch):
             return
+        logs = {} if logs is None else logs
+        done = epoch + 1
         wall = self._elapsed + time.perf_counter() - self._clock
         record: dict = {"epoch": done, "wall_seconds": wall}
-        if logs is not None and "loss" in logs:
+        if "loss" in logs:
             record["loss"] = float(logs["loss"])
-        users, items = (t.numpy() for t in self.model.tables())
+        tables = self.model_tables()
         if self.has_valid:
-            valid = record["valid"] = self._rank(users, items, self.valid, self.train)
-            if logs is not None:
-                logs.update({f"val_{k}": v for k, v in valid.items() if _logged(k)})
-            if valid[self.monitor] > self.best_value:
-                self.best_value = valid[self.monitor]
+            record["valid"] = self.last = self.rank(self.valid, self.train, tables)
+            logs.update({f"val_{k}": v for k, v in self.last.items() if logged(k)})
+            value = logs[f"val_{self.monitor}"]  # the logged value stock callbacks see
+            if value > self.best_value:
+                self.best_value = value
                 self.best_epoch = done
                 self.best_weights = [w.numpy() for w in self.model.trainable_weights]
             elif self.patience and self._evaluations_since_best(done) >= self.patience:
@@ -137,30 +139,17 @@ class RankingEvaluation(keras.callbacks.Callback):
         if self.track_test and self.test.nnz:
             if self._seen is None:
                 self._seen = pair_union(self.train, self.valid)
-            record["test"] = self._rank(users, items, self.test, self._seen)
-            if logs is not None:
-                # Shown in the progress line and History for curves; never monitored.
-                logs.update(
-                    {
-                        f"test_{k}": v
-                        for k, v in record["test"].items()
-                        if k.startswith(("recall@", "ndcg@")) and _logged(k)
-                    }
-                )
+            record["test"] = self.rank(self.test, self._seen, tables)
+            # Shown in the progress line and History for curves; never monitored.
+            logs.update(
+                {
+                    f"test_{k}": v
+                    for k, v in record["test"].items()
+                    if k.startswith(("recall@", "ndcg@")) and logged(k)
+                }
+            )
         self.records.append(record)
         self._save_state()
-
-    def _rank(self, users, items, target: sp.csr_matrix, exclude: sp.csr_matrix) -> dict:
-        return full_ranking_metrics(
-            users,
-            items,
-            target,
-            exclude=exclude,
-            ks=self.ks,
-            batch_size=self.batch_size,
-            sample_users=self.sample_users,
-            seed=self.seed,
-        )
 
     def _evaluations_since_best(self, epoch: int) -> int:
         """Validation evaluations after the best one, ``epoch``'s included."""
@@ -297,11 +286,6 @@ class TimeBudget(keras.callbacks.Callback):
         if self.seconds and not last and now - self._start + self._slowest > self.seconds:
             self.stopped_epoch = epoch + 1
             self.model.stop_training = True
-
-
-def _logged(key: str) -> bool:
-    """Whether a metric goes to the epoch logs: the metrics, not their interval widths."""
-    return "@" in key and not key.endswith(CI_SUFFIX)
 
 
 def _epoch_of(path: Path) -> int:

@@ -78,7 +78,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         >>> model.compile(optimizer=keras.optimizers.SGD(1.0))
         >>> checkpoint = EpochCheckpoint(tempfile.mkdtemp())
         >>> start = checkpoint.completed_epochs()  # 0: nothing to resume
-        >>> history = model.fit(sampler.dataset(), epochs=2, callbacks=[checkpoint], verbose=0,
+        >>> stream = sampler.stream(start_step=start * sampler.steps_per_epoch)  # exact resume
+        >>> history = model.fit(stream, epochs=2, callbacks=[checkpoint], verbose=0,
         ...     steps_per_epoch=sampler.steps_per_epoch, initial_epoch=start)
         >>> checkpoint.completed_epochs()
         2
