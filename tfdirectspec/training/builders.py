@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import scipy.sparse as sp
 
 from tfdirectspec import losses
 from tfdirectspec.losses import RetrievalLoss
+from tfdirectspec.losses.base import hyperparameter_names
 from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
 from tfdirectspec.training.config import TrainConfig
 
+#: Loss name (``TrainConfig.loss``, ``--loss``) -> its class in :mod:`tfdirectspec.losses`.
+LOSS_CLASSES = {
+    "bpr": "BPRLoss",
+    "positive-only": "PositiveOnlyLoss",
+    "directspec": "DirectSpecLoss",
+    "directspec+": "DirectSpecPlusLoss",
+    "directau": "DirectAULoss",
+    "ssm": "SampledSoftmaxLoss",
+    "ials": "IALSLoss",  # the batch form of its objective (the run itself solves by ALS)
+}
+
 
 def build_loss(config: TrainConfig) -> RetrievalLoss:
-    """The loss named by ``config.loss`` with its hyper-parameters."""
-    c = config
-    if c.loss == "bpr":
-        return losses.BPRLoss(reg=c.reg)
-    if c.loss == "positive-only":
-        return losses.PositiveOnlyLoss(shrink=c.shrink, reg=c.reg)
-    if c.loss == "directspec":
-        return losses.DirectSpecLoss(alpha=c.alpha, shrink=c.shrink, reg=c.reg)
-    if c.loss == "directspec+":
-        return losses.DirectSpecPlusLoss(
-            alpha=c.alpha,
-            tau=c.tau,
-            shrink=c.shrink,
-            reg=c.reg,
-            tau0=c.tau0,
-            tau1=c.tau1,
-            group_size=c.group_size,
-        )
-    if c.loss == "directau":
-        return losses.DirectAULoss(gamma=c.gamma)
-    if c.loss == "ssm":
-        return losses.SampledSoftmaxLoss(temperature=c.temperature)
-    if c.loss == "ials":  # the batch form of its objective (the run itself solves by ALS)
-        return losses.IALSLoss(alpha=c.alpha, reg=c.reg)
-    if c.loss == "ease":
+    """The loss named by ``config.loss``, given the config's values of its arguments.
+
+    The loss class's ``__init__`` signature says which keys it takes
+    (:func:`~tfdirectspec.losses.base.hyperparameter_names`); an argument the config does
+    not hold keeps the class default.
+    """
+    if config.loss == "ease":
         raise ValueError("loss ease is closed form (no batch loss): train it with train()")
-    raise ValueError(f"unknown loss {c.loss!r}")
+    if config.loss not in LOSS_CLASSES:
+        raise ValueError(f"unknown loss {config.loss!r}")
+    cls = getattr(losses, LOSS_CLASSES[config.loss])
+    fields = {field.name for field in dataclasses.fields(config)}
+    return cls(**{k: getattr(config, k) for k in hyperparameter_names(cls) if k in fields})
 
 
 def build_tower(config: TrainConfig, train: sp.csr_matrix) -> EmbeddingTower:

@@ -49,8 +49,8 @@ class RankingMetrics(keras.callbacks.Callback):
         >>> metrics.set_model(keras.Sequential())
         >>> logs = {}
         >>> metrics.on_epoch_end(0, logs)
-        >>> sorted(logs)[:2], logs["val_recall@1"]
-        (['val_hit@1', 'val_ndcg@1'], 0.0)
+        >>> sorted(logs)[:2], round(logs["val_recall@1"], 4)  # each user's next item, at rank 1?
+        (['val_hitrate@1', 'val_ndcg@1'], 0.6667)
     """
 
     def __init__(
