@@ -1,29 +1,17 @@
-"""Tests of ``pipelines/build_derived_datasets.py`` on tiny synthetic data (and the shared copy)."""
+"""``pipelines/release/build_derived_datasets.py`` on tiny synthetic data (and the shared copy)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline_modules import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-
-def _load_builder():
-    """Imports the pipeline script as a module."""
-    path = ROOT / "pipelines" / "build_derived_datasets.py"
-    spec = importlib.util.spec_from_file_location("build_derived_datasets", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bdd = _load_builder()
+bdd = load_pipeline("release/build_derived_datasets")
 
 
 def _synthetic(num_users: int = 60, num_items: int = 80, seed: int = 0) -> bdd.Split:

@@ -1,4 +1,4 @@
-"""The machine a benchmark ran on, for the records the ``pipelines/bench_*`` scripts write."""
+"""The machine a benchmark ran on, for the records ``pipelines/benchmarks/bench_*`` write."""
 
 from __future__ import annotations
 

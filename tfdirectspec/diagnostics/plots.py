@@ -2,9 +2,10 @@
 
 Shared by the ``spectrum/plot`` TensorBoard image of
 :class:`~tfdirectspec.diagnostics.SpectrumSummary`, the ``tfdirectspec spectrum`` command
-and ``pipelines/collapse_study.py``. Figures are built with :class:`matplotlib.figure.Figure`
-on an explicit ``FigureCanvasAgg`` rather than through ``pyplot``, so nothing here touches
-a global backend or figure registry (safe inside training processes and threads).
+and ``pipelines/benchmarks/bench_collapse.py``. Figures are built with
+:class:`matplotlib.figure.Figure` on an explicit ``FigureCanvasAgg`` rather than through
+``pyplot``, so nothing here touches a global backend or figure registry (safe inside
+training processes and threads).
 
 The plotted quantity is the normalised singular value ``σ_k / σ_1`` against its index
 ``k = 1..d`` on a log scale. The Gram-matrix route resolves ``σ`` only down to about

@@ -28,7 +28,7 @@ items and items ← ``R̂ᵀ`` · users, with TensorFlow's CSR sparse-matrix ops
 ``R̂`` by the CSR transpose op once per call, so the two blocks are each other's
 transpose by construction (which the symmetric gradient relies on).
 
-Why these ops (``pipelines/bench_propagation.py``, Gowalla, d = 64, K = 3, 2-core
+Why these ops (``pipelines/benchmarks/bench_propagation.py``, Gowalla, d = 64, K = 3, 2-core
 CPU): TF's CSR product is 5–10× faster than ``tf.sparse.sparse_dense_matmul``
 and than gather + segment sums, forward and backward alike. Within the CSR
 variants, the whole ``Â`` and the two ``R̂``/``R̂ᵀ`` blocks time the same; the

@@ -8,9 +8,9 @@ rebuilt entry replaces the old one only once its new export is complete.
 
 Run from the repository root:
 
-    python -m pipelines.build_zoo_exports                      # every entry
-    python -m pipelines.build_zoo_exports --only citeulike-mf-bpr
-    python -m pipelines.build_zoo_exports --only citeulike-mf-directspec-plus \\
+    python pipelines/release/build_zoo_exports.py                      # every entry
+    python pipelines/release/build_zoo_exports.py --only citeulike-mf-bpr
+    python pipelines/release/build_zoo_exports.py --only citeulike-mf-directspec-plus \\
         --run citeulike-mf-directspec-plus=runs/my-run          # export an existing run
 
 Training times on the shared 2-core CPU machine: MF DirectSpec+ ≈ 5–7 min
@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +105,7 @@ def export_entry(entry: ZooEntry, run_dir: Path, out: Path, k: int, train_cmd: s
     commands = [
         train_cmd,
         f"tfdirectspec export {run_dir} --to {out / entry.name} --k {k}",
-        f"# or, all in one: python -m pipelines.build_zoo_exports --only {entry.name}",
+        f"# or, all in one: python pipelines/release/build_zoo_exports.py --only {entry.name}",
     ]
     card = card_record(
         entry.name, version, Run.open(run_dir).metrics(), commands, entry.description

@@ -10,7 +10,7 @@ recipe (LazyAdam, no validation split) from the Glorot start multiplied by each 
 
 Run from the repository root::
 
-    python pipelines/bench_init_scale.py D --scales 1 3.16 --epochs 2 \\
+    python pipelines/benchmarks/bench_init_scale.py D --scales 1 3.16 --epochs 2 \\
         --out docs/benchmarks/init_scale_10m.json
 """
 

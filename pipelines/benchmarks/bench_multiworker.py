@@ -30,7 +30,7 @@ communicates per step, measured two ways:
 and the analytic payload (:func:`step_collectives`, below), the bytes of the collectives'
 tensors alone. The chief then times chained collectives alone (a 4-byte all-reduce: the
 latency of one collective; the forward all-gather of ``B/N × d`` rows; an all-reduce of
-4 MiB: the bandwidth) for the scaling model (``pipelines/scaling_model.py``).
+4 MiB: the bandwidth) for the scaling model (``pipelines/benchmarks/scaling_model.py``).
 
 Analytic payload per step and worker. MultiWorkerMirroredStrategy on CPU runs ring
 algorithms (TensorFlow's ``RingGatherer`` and ``RingReducer``). With ``N`` workers:
@@ -65,8 +65,8 @@ Honest framing: this machine has 2 cores, which all the workers share. More work
 cannot make a step faster here; the point is the cost of the collectives (CPU time of
 gRPC and of the collective executor, bytes, latency) at a fixed global batch.
 
-    PYTHONPATH=. python pipelines/bench_multiworker.py --workers 1 2 4 --steps 300 --repeats 3 \\
-        --out docs/benchmarks/multiworker_citeulike.json
+    PYTHONPATH=. python pipelines/benchmarks/bench_multiworker.py --workers 1 2 4 --steps 300 \\
+        --repeats 3 --out docs/benchmarks/multiworker_citeulike.json
     # also --tower lightgcn, --loss bpr (their CiteULike zoo entries); --batch-size, --dim,
     # --group-size (DirectSpec+ filtered in blocks within each worker: no row gathers)
 """

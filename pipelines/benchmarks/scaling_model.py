@@ -1,9 +1,9 @@
 """The scaling model of docs/scaling.md, computed from the benchmark records.
 
-Reads ``docs/benchmarks/multiworker_citeulike.json`` (``pipelines/bench_multiworker.py``),
-optionally its LightGCN twin and ``docs/benchmarks/memory_peak_rss.json``
-(``pipelines/bench_memory.py``), and predicts the time of one data-parallel step on
-``N`` machines::
+Reads ``docs/benchmarks/multiworker_citeulike.json``
+(``pipelines/benchmarks/bench_multiworker.py``), optionally its LightGCN twin and
+``docs/benchmarks/memory_peak_rss.json`` (``pipelines/benchmarks/bench_memory.py``), and
+predicts the time of one data-parallel step on ``N`` machines::
 
     T(N) = C_split / N + C_fixed + H(N) · α + S(N) / β
 
@@ -29,36 +29,26 @@ gathers could overlap, which the model ignores), and compute does not overlap
 communication. Every figure it prints is an extrapolation from the measured constants,
 and says so; ``--out`` writes them as JSON.
 
-    PYTHONPATH=. python pipelines/scaling_model.py --out docs/benchmarks/scaling_model.json
+    PYTHONPATH=. python pipelines/benchmarks/scaling_model.py \\
+        --out docs/benchmarks/scaling_model.json
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+# Siblings in pipelines/benchmarks/ (the script's folder is on the import path).
+import bench_memory as memory
+import bench_multiworker as bench
+
 MACHINES = (1, 2, 4, 8, 16, 32)
 BANDWIDTHS_GBPS = (10, 25, 100)
 HOP_LATENCIES_US = (50, 100)
 GIB = 1 << 30
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "pipelines" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("bench_multiworker")
-memory = _load("bench_memory")
 
 
 def single_process(record: dict[str, Any]) -> tuple[float, float]:

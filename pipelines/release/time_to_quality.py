@@ -12,7 +12,7 @@ reach a given fraction of the best curve's final value, final metric, peak
 memory, and the command that regenerated the files) and ``NAME.json`` (the raw
 points) into ``--out-dir``.
 
-Run: ``python pipelines/time_to_quality.py --name gowalla --curve "LABEL=RUN_DIR" ...``
+Run: ``python pipelines/release/time_to_quality.py --name gowalla --curve "LABEL=RUN_DIR" ...``
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     title = args.title or args.name
     plot(curves, args.metric, title, args.out_dir / f"{args.name}.png")
-    command = "python pipelines/time_to_quality.py " + shlex.join(
+    command = "python pipelines/release/time_to_quality.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
     lines = [

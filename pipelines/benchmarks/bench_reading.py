@@ -16,7 +16,7 @@ ids drawn like real logs, ``0 <= id < 1e15``, or string ids ``"u" + hex``; about
 Arguments: ``--cases`` (names from :data:`CASES`, default :data:`DEFAULT_CASES`),
 ``--repeats`` (default 3), ``--out`` (also write the JSON there). Prints one JSON object::
 
-    PYTHONPATH=. python pipelines/bench_reading.py --repeats 3
+    PYTHONPATH=. python pipelines/benchmarks/bench_reading.py --repeats 3
 
 Example:
     >>> sorted(DEFAULT_CASES)[:2]
@@ -120,7 +120,7 @@ def write_case(folder: Path, kind: str, ext: str, pairs: int, seed: int = 0) -> 
 
 def measure(folder: Path, kind: str) -> dict[str, Any]:
     """One load of ``folder`` in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, str(folder), kind],
         capture_output=True,
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_reading_") as tmp:
         results = {name: run_case(Path(tmp), name, args.repeats) for name in args.cases}
     record = {
-        "command": "python pipelines/bench_reading.py " + shlex.join(argv or sys.argv[1:]),
+        "command": "python pipelines/benchmarks/bench_reading.py "
+        + shlex.join(argv or sys.argv[1:]),
         "machine": {
             "platform": platform.platform(),
             "cpu": cpu_model(),

@@ -68,11 +68,11 @@ score-then-top-K as this module, without exclusions). A float16/bfloat16 or
 int8 table halves or quarters the bytes read (scores change), and so does a
 smaller ``d``.
 
-Run from the repository root (``-m`` puts it on the import path):
+Run from the repository root:
 
-    python -m pipelines.bench_serving                 # Gowalla-sized, K = 20
-    python -m pipelines.bench_serving --export saved_models/NAME/1   # a real export
-    python -m pipelines.bench_serving --items 10000 100000 1000000 --repeats 5 \
+    python pipelines/benchmarks/bench_serving.py                 # Gowalla-sized, K = 20
+    python pipelines/benchmarks/bench_serving.py --export saved_models/NAME/1   # a real export
+    python pipelines/benchmarks/bench_serving.py --items 10000 100000 1000000 --repeats 5 \
         --out docs/benchmarks/serving_catalog_size.json
 
 The default mode's target is p50 ≤ 5 ms for one user on the 2-core CPU
@@ -323,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-ms", type=float, default=10.0, help="one-user p99 target")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
-    command = shlex.join(["python", "-m", "pipelines.bench_serving", *(argv or sys.argv[1:])])
+    command = shlex.join(
+        ["python", "pipelines/benchmarks/bench_serving.py", *(argv or sys.argv[1:])]
+    )
     if args.items:
         record = {**catalog_size(args), "command": command}
         print(json.dumps(record))

@@ -18,7 +18,7 @@ no dense users × items matrix is built.
 
 Usage, from the repository root::
 
-    PYTHONPATH=. python pipelines/build_derived_datasets.py \\
+    PYTHONPATH=. python pipelines/release/build_derived_datasets.py \\
         --source ../shared/data --output ../exp-derived/data --seed 0
 """
 

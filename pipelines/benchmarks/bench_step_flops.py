@@ -77,11 +77,12 @@ the fit times and the matmul-only times are the robust figures.
 
 Run (from the repository root; ~20 minutes on the loaded 2 cores)::
 
-    python -m pipelines.bench_step_flops --repeats 3 --out docs/benchmarks/step_flops_citeulike.json
+    python pipelines/benchmarks/bench_step_flops.py --repeats 3 \\
+        --out docs/benchmarks/step_flops_citeulike.json
 
 Tiny smoke run (random ids, seconds)::
 
-    python -m pipelines.bench_step_flops --data random --users 40 --items 60 \\
+    python pipelines/benchmarks/bench_step_flops.py --data random --users 40 --items 60 \\
         --batch-sizes 8 16 --matmul-sizes 64 --repeats 1 --seconds 0.05
 
 Output: one JSON object on stdout (and in ``--out``) with the machine
@@ -373,7 +374,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--items", type=int, default=CITEULIKE[1], help="with --data random")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
-    command = shlex.join(["python", "-m", "pipelines.bench_step_flops", *(argv or sys.argv[1:])])
+    command = shlex.join(
+        ["python", "pipelines/benchmarks/bench_step_flops.py", *(argv or sys.argv[1:])]
+    )
 
     if args.data == "citeulike":
         data = tfdirectspec.load_dataset("citeulike")

@@ -5,7 +5,7 @@ Every piece is a public tfdirectspec object; the script is what
 
     files → InteractionData (CSR) → InteractionSampler (tf.data) → model.fit → evaluation
 
-Run: ``python pipelines/train_keras.py --epochs 60`` (add ``--valid-fraction 0.1``
+Run: ``python pipelines/examples/train_keras.py --epochs 60`` (add ``--valid-fraction 0.1``
 to select the epoch on validation NDCG@20).
 """
 

@@ -6,7 +6,8 @@ written. Rows are stored as given, duplicates included.
 
 Usage, from the repository root (or anywhere once the package is installed)::
 
-    PYTHONPATH=. python pipelines/build_embedded_citeulike.py --source ../shared/data/citeulike
+    PYTHONPATH=. python pipelines/release/build_embedded_citeulike.py \\
+        --source ../shared/data/citeulike
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tfdirectspec.data.readers import read_interactions
 from tfdirectspec.errors import InputError
 
 DEFAULT_OUTPUT = (
-    Path(__file__).resolve().parents[1] / "tfdirectspec" / "data" / "_embedded" / "citeulike.npz"
+    Path(__file__).resolve().parents[2] / "tfdirectspec" / "data" / "_embedded" / "citeulike.npz"
 )
 
 

@@ -24,7 +24,7 @@ the planted K-dimensional structure sits in the tables all the same.
 Run (about 20 min for 1M pairs on 2 cores)::
 
     tfdirectspec synthesize --pairs 1000000 --output /tmp/synth1m
-    python pipelines/check_synthetic_quality.py /tmp/synth1m --runs /tmp/synth1m-runs \\
+    python pipelines/benchmarks/bench_synthetic_quality.py /tmp/synth1m --runs /tmp/synth1m-runs \\
         --out docs/benchmarks/synthetic_quality_1m.json
 """
 

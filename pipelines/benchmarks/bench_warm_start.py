@@ -16,7 +16,7 @@ NDCG@20 at its best validation epoch.
 
 Example::
 
-    python pipelines/bench_warm_start.py --base-epochs 40 --epochs 40 \\
+    python pipelines/benchmarks/bench_warm_start.py --base-epochs 40 --epochs 40 \\
         --out docs/benchmarks/warm_start_citeulike.json
 """
 
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "cold_best_valid_ndcg@20": target,
         "epochs_to_reach_cold_best": reach,
         "runs": results,
-        "command": "python pipelines/bench_warm_start.py " + " ".join(sys.argv[1:]),
+        "command": "python pipelines/benchmarks/bench_warm_start.py " + " ".join(sys.argv[1:]),
     }
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")

@@ -34,11 +34,11 @@ not depend on their values (evaluate, spectrum, export, serving).
 
 Run from the repository root (each size's data is cached under ``--work``)::
 
-    python pipelines/bench_scaling.py --pairs 1000000 10000000 100000000 \\
+    python pipelines/benchmarks/bench_scaling.py --pairs 1000000 10000000 100000000 \\
         --work /tmp/scaling --out docs/benchmarks/scaling.json --figure docs/scaling_stages.png
 
 One stage by hand:
-``python pipelines/bench_scaling.py --stage mf_step --data /tmp/scaling/n1000000``.
+``python pipelines/benchmarks/bench_scaling.py --stage mf_step --data /tmp/scaling/n1000000``.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _matmul_flops_per_second(size: int = 1024, calls: int = 9) -> float:
 
 
 def _step_flops(batch: int, dim: int) -> int:
-    """FLOPs of a DirectSpec+ MF step, as ``pipelines/bench_step_flops.py`` counts them."""
+    """FLOPs of a DirectSpec+ MF step, as ``bench_step_flops.py`` (a sibling) counts them."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_step_flops import step_flops
 

@@ -13,7 +13,8 @@ ever add time, so the minimum is the steadier figure). Every candidate is also
 checked against a float64 SciPy reference (max error relative to the largest
 entry, for the output and the gradient).
 
-    PYTHONPATH=. python pipelines/bench_propagation.py --data-dir /work/shared/data/gowalla
+    PYTHONPATH=. python pipelines/benchmarks/bench_propagation.py \\
+        --data-dir /work/shared/data/gowalla
     # about 2 min on 2 cores; --out FILE writes the JSON report, --only NAME... a subset
 
 The tower (``tfdirectspec/towers/propagation.py``) uses the

@@ -20,7 +20,7 @@ It checks the paper's three regimes and exits with status 1 if one fails: comple
 collapse (positive-only's erank below 10 within 20 epochs), incomplete collapse (BPR's
 final erank below DirectSpec+'s) and balance (DirectSpec+'s final erank above 60 of 64).
 
-    PYTHONPATH=. python pipelines/collapse_study.py     # ~5-10 min on 2 shared CPU cores
+    PYTHONPATH=. python pipelines/benchmarks/bench_collapse.py     # ~5-10 min on 2 shared CPU cores
 """
 
 from __future__ import annotations
@@ -244,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             )
     dim = int(next(iter(runs.values()))["config"]["dim"])
     checks = check_regimes(runs, dim)
-    command = shlex.join(["PYTHONPATH=.", "python", "pipelines/collapse_study.py", *sys.argv[1:]])
+    command = shlex.join(
+        ["PYTHONPATH=.", "python", "pipelines/benchmarks/bench_collapse.py", *sys.argv[1:]]
+    )
 
     labels = dict(LOSSES)
     out = Path(args.out_dir)

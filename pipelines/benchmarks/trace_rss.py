@@ -8,7 +8,7 @@ and the output line before it.
 
 Run from the repository root, e.g.::
 
-    python pipelines/trace_rss.py --out /tmp/rss.tsv -- \\
+    python pipelines/benchmarks/trace_rss.py --out /tmp/rss.tsv -- \\
         tfdirectspec train --data-dir D --loss directspec+ --epochs 1 --verbose 2
 """
 

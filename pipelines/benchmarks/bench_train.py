@@ -8,8 +8,11 @@ the time of one full-ranking evaluation of all test users over all items.
 Reports the median of several runs after a warm-up epoch (which includes
 tracing), the machine and the command, as one JSON object.
 
-Run: ``python pipelines/bench_train.py --epochs 6 --repeats 3 --out bench_train.json``
-     ``python pipelines/bench_train.py --entry gowalla-lightgcn-bpr --epochs 3 --eval-repeats 3``
+Run::
+
+    python pipelines/benchmarks/bench_train.py --epochs 6 --repeats 3 --out bench_train.json
+    python pipelines/benchmarks/bench_train.py --entry gowalla-lightgcn-bpr --epochs 3 \\
+        --eval-repeats 3
 """
 
 from __future__ import annotations

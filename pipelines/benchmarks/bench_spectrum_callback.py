@@ -17,7 +17,7 @@ epoch) for ``--epochs`` epochs with the callback firing after *every* epoch, the
 The machine (CPU model, cores, load average before and after) and the command go in the
 JSON printed on stdout; on a shared machine the load average says how far to trust it.
 
-    PYTHONPATH=. python pipelines/bench_spectrum_callback.py --epochs 8
+    PYTHONPATH=. python pipelines/benchmarks/bench_spectrum_callback.py --epochs 8
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ random graph large enough that the model dominates (``--users``, ``--items``,
 ``--pairs``; default 1 M users, 1 M items, 5 M pairs: ``P`` = 512 MiB at d = 64) for MF and
 LightGCN with SGD and with Adam.
 
-    PYTHONPATH=. python pipelines/bench_memory.py --out docs/benchmarks/memory_peak_rss.json
+    PYTHONPATH=. python pipelines/benchmarks/bench_memory.py \\
+        --out docs/benchmarks/memory_peak_rss.json
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ As a same-process reference for this machine's speed, the time of a bare
 ``python -c pass`` is measured in the same rounds, and the ratio is reported too
 (the machines here are shared, so the ratio moves less than the seconds).
 
-    python pipelines/bench_cli_help.py --repeats 5 --out docs/benchmarks/cli_help.json
+    python pipelines/benchmarks/bench_cli_help.py --repeats 5 --out docs/benchmarks/cli_help.json
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Example (the 10M-pair synthetic log, one epoch; README, "Recommendations out")::
 
     tfdirectspec synthesize --pairs 10000000 --output D
     tfdirectspec train --data-dir D --loss directspec+ --epochs 1 --eval-users 5000 --output R
-    python pipelines/bench_recommend.py R --k 20 --work W --out docs/benchmarks/recommend_10m.json
+    python pipelines/benchmarks/bench_recommend.py R --k 20 --work W \\
+        --out docs/benchmarks/recommend_10m.json
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ same size. Embedding tables are random normal (the timing does not depend on the
 values). After one warm-up call (tracing), the median of ``--runs`` calls is reported with
 the machine and the command, as one JSON line on stdout.
 
-Run from the repository root (``-m`` puts it on the import path):
+Run from the repository root:
 
-    python -m pipelines.bench_evaluation --data-dir /work/shared/data/citeulike
+    python pipelines/benchmarks/bench_evaluation.py --data-dir /work/shared/data/citeulike
 """
 
 from __future__ import annotations

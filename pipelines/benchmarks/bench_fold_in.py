@@ -18,7 +18,8 @@ recommended by it; they are dropped from the held-out users' test sets for every
 
 Example::
 
-    python pipelines/bench_fold_in.py --epochs 40 --out docs/benchmarks/fold_in_citeulike.json
+    python pipelines/benchmarks/bench_fold_in.py --epochs 40 \\
+        --out docs/benchmarks/fold_in_citeulike.json
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_test_pairs_unknown_to_partial": dropped_test,
         "train_seconds": {k: round(v["seconds"], 1) for k, v in runs.items()},
         "rows": rows,
-        "command": "python pipelines/bench_fold_in.py " + " ".join(sys.argv[1:]),
+        "command": "python pipelines/benchmarks/bench_fold_in.py " + " ".join(sys.argv[1:]),
     }
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")

@@ -19,7 +19,7 @@ from a batch's sparse gradient with Keras' Adam and with LazyAdam.
 Run from the repository root::
 
     tfdirectspec synthesize --pairs 1000000 --output /tmp/synth1m
-    python pipelines/bench_lazy_adam.py /tmp/synth1m --epochs 2 \\
+    python pipelines/benchmarks/bench_lazy_adam.py /tmp/synth1m --epochs 2 \\
         --out docs/benchmarks/lazy_adam.json
 """
 

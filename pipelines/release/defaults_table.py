@@ -5,8 +5,8 @@ Runs (or, with ``--collect``, only reads) ``tfdirectspec train --data-dir D --lo
 Markdown table: best validation epoch, validation and test NDCG@20, test Recall@20, the
 ratio of each loss's test NDCG@20 to BPR's on the same data, and the wall time.
 
-    python pipelines/build_derived_datasets.py --source ../shared/data --output derived
-    python pipelines/defaults_table.py --runs runs/defaults \\
+    python pipelines/release/build_derived_datasets.py --source ../shared/data --output derived
+    python pipelines/release/defaults_table.py --runs runs/defaults \\
         derived/gowalla-small derived/citeulike-dense derived/citeulike-resplit \\
         ../shared/data/citeulike
 """
