@@ -130,3 +130,16 @@ def test_on_the_shared_citeulike(tmp_path):
         == bdd.read_split(SHARED / "citeulike").summary()["pairs"]
     )
     assert summaries["citeulike-dense"]["density"] > summaries["citeulike-resplit"]["density"]
+
+
+def test_default_source_is_the_library_citeulike(tmp_path, capsys):
+    """Without ``--source`` the originals come from ``load_dataset`` (here the embedded one)."""
+    assert bdd.main(["--output", str(tmp_path), "--only", "citeulike-resplit"]) == 0
+    assert "citeulike-resplit" in capsys.readouterr().out
+    split = bdd.dataset_split("citeulike")
+    assert split.summary()["pairs"] == 210504  # distinct train ∪ test pairs
+    assert bdd.read_split(tmp_path / "citeulike-resplit").summary()["pairs"] == 210504
+    if (SHARED / "citeulike" / "train.tsv").is_file():  # the same pairs as the TSV copy
+        shared = bdd.read_split(SHARED / "citeulike")
+        assert np.array_equal(split.train, shared.train)
+        assert np.array_equal(split.test, shared.test)

@@ -1,15 +1,17 @@
 """Benchmark of ``full_ranking_metrics`` (and ``effective_ranks``) on a CiteULike-sized problem.
 
 Times one full evaluation: every test user scored against all items, train items masked,
-top-K for K in ``--ks``. The split is either the real one (``--data-dir`` holding
-``train.tsv`` and ``test.tsv``, ``user<TAB>item`` integer lines) or a random one of the
-same size. Embedding tables are random normal (the timing does not depend on their
-values). After one warm-up call (tracing), the median of ``--runs`` calls is reported with
-the machine and the command, as one JSON line on stdout.
+top-K for K in ``--ks``. The split is a named dataset's (``--dataset``, default the
+embedded CiteULike, through :func:`tfdirectspec.data.load_dataset`), a folder's
+(``--data-dir`` holding ``train.tsv`` and ``test.tsv``, ``user<TAB>item`` integer lines),
+or, with ``--dataset random``, a random one of ``--num-users`` × ``--num-items``.
+Embedding tables are random normal (the timing does not depend on their values). After one
+warm-up call (tracing), the median of ``--runs`` calls is reported with the machine and the
+command, as one JSON line on stdout.
 
 Run from the repository root:
 
-    python pipelines/benchmarks/bench_evaluation.py --data-dir /work/shared/data/citeulike
+    python pipelines/benchmarks/bench_evaluation.py --runs 7
 """
 
 from __future__ import annotations
@@ -68,13 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the flags, run the benchmark and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--dataset",
+        default="citeulike",
+        help="a dataset name of tfdirectspec.data.load_dataset, or 'random' (default: citeulike)",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="directory with train.tsv and test.tsv (default: random split)",
+        help="directory with train.tsv and test.tsv (instead of --dataset)",
     )
-    parser.add_argument("--num-users", type=int, default=5551)
-    parser.add_argument("--num-items", type=int, default=16980)
+    parser.add_argument("--num-users", type=int, default=5551, help="--data-dir and random")
+    parser.add_argument("--num-items", type=int, default=16980, help="--data-dir and random")
     parser.add_argument("--train-pairs", type=int, default=166025, help="random split only")
     parser.add_argument("--test-pairs", type=int, default=44512, help="random split only")
     parser.add_argument("--dim", type=int, default=64)
@@ -102,11 +109,22 @@ def main(argv: list[str] | None = None) -> int:
         test_pairs = load_pairs(args.data_dir / "test.tsv", *shape)
         train, test = to_csr(train_pairs, shape), to_csr(test_pairs, shape)
         source = str(args.data_dir)
-    else:
+    elif args.dataset == "random":
         train, test = random_split(*shape, args.train_pairs, args.test_pairs, rng)
         source = "random"
-    users = rng.standard_normal((args.num_users, args.dim)).astype(np.float32)
-    items = rng.standard_normal((args.num_items, args.dim)).astype(np.float32)
+    else:
+        from tfdirectspec.data import load_dataset
+        from tfdirectspec.errors import InputError
+
+        try:
+            data = load_dataset(args.dataset)
+        except InputError as error:
+            parser.error(f"--dataset: {error}")
+        train, test = data.train.tocsr(), data.test.tocsr()
+        shape = train.shape
+        source = f"load_dataset({args.dataset!r})"
+    users = rng.standard_normal((shape[0], args.dim)).astype(np.float32)
+    items = rng.standard_normal((shape[1], args.dim)).astype(np.float32)
 
     def evaluate() -> dict[str, float]:
         return full_ranking_metrics(
@@ -137,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "full_ranking_metrics",
         "command": shlex.join(sys.orig_argv),
         "data": source,
-        "users": args.num_users,
-        "items": args.num_items,
+        "users": shape[0],
+        "items": shape[1],
         "dim": args.dim,
         "train_pairs": int(train.nnz),
         "test_pairs": int(test.nnz),

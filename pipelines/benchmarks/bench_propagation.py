@@ -1,11 +1,12 @@
 """Benchmark of exact LightGCN propagation ops on CPU: ``E_out = mean_k Â^k E``.
 
-Times, for each candidate implementation of the K-layer propagation on the
-Gowalla training graph (or a random graph of the same size when ``--data-dir``
-has no ``train.tsv``), the forward pass and forward + backward (gradient wrt
-``E`` through the scalar loss ``½ Σ W ⊙ E_out²``, not linear so that the backward
-products wait for the forward ones, as in training). Each runs inside a
-``tf.function`` (graph mode, as a Keras training step, with ``jit_compile`` off:
+Times, for each candidate implementation of the K-layer propagation on a training
+graph (``--dataset gowalla``: Gowalla's, through :func:`tfdirectspec.data.load_dataset`,
+i.e. ``$TFDIRECTSPEC_DATA/gowalla`` or a verified download; ``--data-dir`` a folder's
+``train.tsv``; by default a random graph of Gowalla's size), the forward pass and
+forward + backward (gradient wrt ``E`` through the scalar loss ``½ Σ W ⊙ E_out²``, not
+linear so that the backward products wait for the forward ones, as in training). Each runs
+inside a ``tf.function`` (graph mode, as a Keras training step, with ``jit_compile`` off:
 XLA has no sparse matmul kernel). The candidates are timed round robin,
 ``--warmup`` untimed rounds then ``--repeats`` timed ones, and the report gives
 the median and the minimum of each (on a shared machine other processes only
@@ -13,8 +14,7 @@ ever add time, so the minimum is the steadier figure). Every candidate is also
 checked against a float64 SciPy reference (max error relative to the largest
 entry, for the output and the gradient).
 
-    PYTHONPATH=. python pipelines/benchmarks/bench_propagation.py \\
-        --data-dir /work/shared/data/gowalla
+    PYTHONPATH=. python pipelines/benchmarks/bench_propagation.py --dataset gowalla
     # about 2 min on 2 cores; --out FILE writes the JSON report, --only NAME... a subset
 
 The tower (``tfdirectspec/towers/propagation.py``) uses the
@@ -62,10 +62,24 @@ Propagation = Callable[[tf.Tensor], tf.Tensor]
 NOT_PROPAGATIONS = ("csr_conversion_only",)
 
 
-def load_train(data_dir: Path | None, seed: int) -> tuple[sp.csr_matrix, str]:
-    """Returns the binary train matrix and a description of where it came from."""
-    path = None if data_dir is None else data_dir / "train.tsv"
-    if path is not None and path.is_file():
+def load_train(
+    data_dir: Path | None, seed: int, dataset: str | None = None
+) -> tuple[sp.csr_matrix, str]:
+    """Returns the binary train matrix and a description of where it came from.
+
+    ``dataset`` (a name of :func:`~tfdirectspec.data.load_dataset`) first, else
+    ``data_dir/train.tsv`` (an error if missing), else a seeded random graph of Gowalla's size.
+    """
+    if dataset is not None:
+        from tfdirectspec.data import load_dataset
+
+        train = sp.csr_matrix(load_dataset(dataset).train, dtype=np.float32)
+        train.data[:] = 1.0
+        return train, f"load_dataset({dataset!r}) train split"
+    if data_dir is not None:
+        path = data_dir / "train.tsv"
+        if not path.is_file():
+            raise SystemExit(f"--data-dir {data_dir}: no train.tsv")
         pairs = np.array(path.read_text().split(), dtype=np.int64).reshape(-1, 2)
         shape = (int(pairs[:, 0].max()) + 1, int(pairs[:, 1].max()) + 1)
         source = str(path)
@@ -74,7 +88,7 @@ def load_train(data_dir: Path | None, seed: int) -> tuple[sp.csr_matrix, str]:
         shape = (GOWALLA_USERS, GOWALLA_ITEMS)
         flat = rng.choice(shape[0] * shape[1], size=GOWALLA_PAIRS, replace=False)
         pairs = np.stack(np.divmod(flat, shape[1]), axis=1)
-        source = f"random graph (seed {seed}); {path} not found"
+        source = f"random graph of Gowalla's size (seed {seed})"
     train = sp.csr_matrix(
         (np.ones(len(pairs), dtype=np.float32), (pairs[:, 0], pairs[:, 1])), shape=shape
     )
@@ -334,7 +348,7 @@ def machine_info() -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     load_before = os.getloadavg()
-    train, source = load_train(args.data_dir, args.seed)
+    train, source = load_train(args.data_dir, args.seed, args.dataset)
     num_users, num_items = train.shape
     adjacency = normalized_adjacency(train)
     n, d = adjacency.shape[0], args.dim
@@ -444,10 +458,15 @@ def format_table(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--dataset",
+        default=None,
+        help="train graph of this dataset (tfdirectspec.data.load_dataset, e.g. gowalla)",
+    )
+    parser.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="directory with train.tsv (user<TAB>item); a random graph of Gowalla's size if absent",
+        help="directory with train.tsv (user<TAB>item) instead of --dataset",
     )
     parser.add_argument("--dim", type=int, default=64, help="embedding width d")
     parser.add_argument("--layers", type=int, default=3, help="propagation layers K")
@@ -465,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     args = parser.parse_args(argv)
+    if args.dataset is not None and args.data_dir is not None:
+        parser.error("--dataset and --data-dir: give one")
     if args.repeats < 1 or args.warmup < 0 or args.layers < 0 or args.dim < 1:
         parser.error("--repeats and --dim must be ≥ 1, --warmup and --layers ≥ 0")
 

@@ -16,10 +16,14 @@ Three regimes, each written as ``OUTPUT/NAME/train.tsv`` and ``OUTPUT/NAME/test.
 Everything is deterministic given ``--seed``. Interactions stay as ``[n, 2]`` integer arrays;
 no dense users × items matrix is built.
 
+The originals come from the library, :func:`tfdirectspec.data.load_dataset`: CiteULike is
+embedded, Gowalla is read from ``$TFDIRECTSPEC_DATA/gowalla`` when that folder exists, else
+downloaded once (checksum-verified). ``--source DIR`` reads ``DIR/gowalla`` and
+``DIR/citeulike`` (``train.tsv`` and ``test.tsv`` each) instead.
+
 Usage, from the repository root::
 
-    PYTHONPATH=. python pipelines/release/build_derived_datasets.py \\
-        --source ../shared/data --output ../exp-derived/data --seed 0
+    PYTHONPATH=. python pipelines/release/build_derived_datasets.py --output derived --seed 0
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from tfdirectspec.data.readers import read_interactions
+from tfdirectspec.errors import InputError
 
 #: Names of the datasets this script can build, in build order.
 DATASET_NAMES = ("gowalla-small", "citeulike-dense", "citeulike-resplit")
@@ -78,6 +83,25 @@ def read_split(folder: Path) -> Split:
     train = unique_pairs(read_interactions(folder / "train.tsv"))
     test = unique_pairs(read_interactions(folder / "test.tsv"))
     return Split(train, _without(test, train))
+
+
+def dataset_split(name: str) -> Split:
+    """The train/test pairs of a named dataset (:func:`tfdirectspec.data.load_dataset`).
+
+    Pairs carry the dataset's raw integer ids, as :func:`read_split` of its files gives them
+    (duplicates dropped, a pair in both splits kept in train only).
+    """
+    from tfdirectspec.data import load_dataset
+
+    data = load_dataset(name)
+
+    def pairs(matrix) -> np.ndarray:
+        coo = matrix.tocoo()
+        raw = np.stack([data.user_ids[coo.row], data.item_ids[coo.col]], axis=1)
+        return unique_pairs(raw.astype(np.int64))
+
+    train = pairs(data.train)
+    return Split(train, _without(pairs(data.test), train))
 
 
 def _pair_keys(pairs: np.ndarray, num_items: int) -> np.ndarray:
@@ -181,7 +205,7 @@ def write_split(split: Split, folder: Path) -> None:
 
 
 def build_all(
-    source: Path,
+    source: Path | None,
     output: Path,
     seed: int = 0,
     names: tuple[str, ...] = DATASET_NAMES,
@@ -192,6 +216,8 @@ def build_all(
 ) -> dict[str, dict[str, float]]:
     """Builds the ``names`` datasets from ``source/{gowalla,citeulike}`` into ``output``.
 
+    With ``source`` ``None`` the originals come from :func:`dataset_split`.
+
     Returns:
         The summary of each dataset written, by name.
     """
@@ -199,7 +225,7 @@ def build_all(
 
     def load(name: str) -> Split:
         if name not in cache:
-            cache[name] = read_split(source / name)
+            cache[name] = dataset_split(name) if source is None else read_split(source / name)
         return cache[name]
 
     builders = {
@@ -230,7 +256,13 @@ def format_summary(name: str, summary: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="folder holding gowalla/ and citeulike/ train.tsv and test.tsv "
+        "(default: the library's datasets, see tfdirectspec.data.load_dataset)",
+    )
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="+", choices=DATASET_NAMES, default=list(DATASET_NAMES))
@@ -239,20 +271,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-user-pairs", type=int, default=5, help="citeulike-dense users")
     parser.add_argument("--test-fraction", type=float, default=0.2, help="citeulike-resplit")
     args = parser.parse_args(argv)
-    for name in ("original citeulike", "original gowalla"):
-        folder = args.source / name.split()[1]
-        if (folder / "train.tsv").is_file() and (folder / "test.tsv").is_file():
-            print(format_summary(name.split()[1], read_split(folder).summary()))
-    summaries = build_all(
-        args.source,
-        args.output,
-        seed=args.seed,
-        names=tuple(args.only),
-        num_users=args.num_users,
-        min_item_users=args.min_item_users,
-        min_user_pairs=args.min_user_pairs,
-        test_fraction=args.test_fraction,
-    )
+    if args.source is not None:
+        for name in ("citeulike", "gowalla"):
+            folder = args.source / name
+            if (folder / "train.tsv").is_file() and (folder / "test.tsv").is_file():
+                print(format_summary(name, read_split(folder).summary()))
+    try:
+        summaries = build_all(
+            args.source,
+            args.output,
+            seed=args.seed,
+            names=tuple(args.only),
+            num_users=args.num_users,
+            min_item_users=args.min_item_users,
+            min_user_pairs=args.min_user_pairs,
+            test_fraction=args.test_fraction,
+        )
+    except InputError as error:  # e.g. Gowalla neither local nor downloadable
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for name, summary in summaries.items():
         print(format_summary(name, summary))
     return 0

@@ -6,8 +6,10 @@ written. Rows are stored as given, duplicates included.
 
 Usage, from the repository root (or anywhere once the package is installed)::
 
-    PYTHONPATH=. python pipelines/release/build_embedded_citeulike.py \\
-        --source ../shared/data/citeulike
+    PYTHONPATH=. python pipelines/release/build_embedded_citeulike.py --source DIR
+
+where ``DIR`` holds CiteULike's ``train.tsv`` and ``test.tsv`` as the DirectSpec authors ship
+them (e.g. ``"$TFDIRECTSPEC_DATA/citeulike"``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def build(source: Path, output: Path) -> dict[str, int]:
         InputError: a file is missing or its sha256 differs from the registry's.
 
     Example:
-        >>> build(Path("../shared/data/citeulike"), DEFAULT_OUTPUT)  # doctest: +SKIP
+        >>> build(Path("citeulike-tsv"), DEFAULT_OUTPUT)  # doctest: +SKIP
         {'train': 166025, 'test': 44512}
     """
     pairs = {}

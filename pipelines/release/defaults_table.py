@@ -4,11 +4,14 @@ Runs (or, with ``--collect``, only reads) ``tfdirectspec train --data-dir D --lo
 --valid-fraction 0.1 --seed S`` for every dataset folder and loss given, and prints a
 Markdown table: best validation epoch, validation and test NDCG@20, test Recall@20, the
 ratio of each loss's test NDCG@20 to BPR's on the same data, and the wall time.
+The folders are trained with ``--data-dir`` (so with their loss's default recipe, never a zoo
+entry); the README's table adds CiteULike itself from a local copy of its TSV files
+(``$TFDIRECTSPEC_DATA/citeulike``, the library's folder of local copies).
 
-    python pipelines/release/build_derived_datasets.py --source ../shared/data --output derived
+    python pipelines/release/build_derived_datasets.py --output derived
     python pipelines/release/defaults_table.py --runs runs/defaults \\
         derived/gowalla-small derived/citeulike-dense derived/citeulike-resplit \\
-        ../shared/data/citeulike
+        "$TFDIRECTSPEC_DATA/citeulike"
 """
 
 from __future__ import annotations

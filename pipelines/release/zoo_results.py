@@ -157,8 +157,9 @@ def write_readme() -> Path:
         "`best` is the reported epoch: the last one under the authors' protocol "
         "(`--valid-fraction 0`), the best validation NDCG@20 otherwise. s/epoch counts "
         "training steps only, on a shared 2-core CPU; wall is the whole run including "
-        "evaluation. Gowalla runs read a local copy with `TFDIRECTSPEC_DATA=../shared/data` "
-        "(otherwise the dataset is downloaded and checksummed into the cache).\n\n"
+        "evaluation. Gowalla runs read a local copy through `TFDIRECTSPEC_DATA` (a folder "
+        "holding `gowalla/train.tsv` and `gowalla/test.tsv`; otherwise the dataset is "
+        "downloaded and checksummed into the cache).\n\n"
     )
     readme.write_text(intro + table() + "\n" + unmeasured() + "\n")
     return readme
