@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 
 def load_pairs(path: Path, num_users: int, num_items: int) -> np.ndarray:

@@ -53,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 MIB = 1 << 20
 #: (name, dataset or "synthetic", tower, optimizer) of the default cases.

@@ -96,7 +96,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 #: Losses whose step all-gathers the batch's normalised rows (the spectral filter).
 GATHERING_LOSSES = ("directspec", "directspec+")

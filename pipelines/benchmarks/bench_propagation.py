@@ -44,11 +44,11 @@ import scipy.sparse as sp
 import tensorflow as tf
 from tensorflow.python.ops.linalg.sparse import sparse_csr_matrix_ops as csr_ops
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 from tfdirectspec.towers.propagation import (
     csr_matrix,
     layer_weights,
-    normalized_adjacency,
+    normalized_interactions,
     propagate,
     to_coo,
 )
@@ -60,6 +60,22 @@ Propagation = Callable[[tf.Tensor], tf.Tensor]
 
 #: Candidates timed for a part of the cost only; their errors are meaningless.
 NOT_PROPAGATIONS = ("csr_conversion_only",)
+
+
+def normalized_adjacency(
+    train: sp.spmatrix | sp.sparray,
+    num_users: int | None = None,
+    num_items: int | None = None,
+) -> sp.csr_matrix:
+    """Returns the whole symmetric ``(U + I) × (U + I)`` float32 ``Â`` (users first).
+
+    Arguments as :func:`~tfdirectspec.towers.propagation.normalized_interactions`. The tower
+    stores only that ``R̂`` block; the whole ``Â`` is for the candidates and the reference here.
+    """
+    block = normalized_interactions(train, num_users, num_items)
+    adjacency = sp.bmat([[None, block], [block.T, None]], format="csr")
+    adjacency.sort_indices()
+    return adjacency
 
 
 def load_train(

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 MIB = 1 << 20
 #: name -> (id kind, file extension, pairs).

@@ -180,7 +180,7 @@ def time_fn(fn, arg, calls: int) -> list[float]:
 def machine_record() -> dict:
     import tensorflow as tf
 
-    from tfdirectspec.machine import cpu_model
+    from _machine import cpu_model
 
     return {
         "platform": platform.platform(),

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,9 +115,9 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from _machine import cpu_model
 from tfdirectspec.data import InteractionData
 from tfdirectspec.losses import RetrievalLoss
-from tfdirectspec.machine import cpu_model
 from tfdirectspec.training import EpochTimer, TrainConfig, build_model
 from tfdirectspec.training.builders import build_loss
 from tfdirectspec.training.trainer import sampler_for

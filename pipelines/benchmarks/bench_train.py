@@ -33,7 +33,7 @@ import time
 import keras
 
 import tfdirectspec as tfd
-from tfdirectspec.machine import cpu_model
+from _machine import cpu_model
 from tfdirectspec.training import EpochTimer, TrainConfig, build_model, sampler_for
 from tfdirectspec.training.config import read_config_file
 from tfdirectspec.training.trainer import load_data

@@ -15,10 +15,13 @@ them (e.g. ``"$TFDIRECTSPEC_DATA/citeulike"``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from tfdirectspec.data.datasets import DATASETS, write_embedded
+import numpy as np
+
+from tfdirectspec.data.datasets import DATASETS
 from tfdirectspec.data.download import file_checksum
 from tfdirectspec.data.readers import read_interactions
 from tfdirectspec.errors import InputError
@@ -26,6 +29,41 @@ from tfdirectspec.errors import InputError
 DEFAULT_OUTPUT = (
     Path(__file__).resolve().parents[2] / "tfdirectspec" / "data" / "_embedded" / "citeulike.npz"
 )
+
+
+def write_embedded(
+    path: str | os.PathLike, train_pairs: np.ndarray, test_pairs: np.ndarray
+) -> Path:
+    """Writes train/test pairs in the layout ``load_dataset`` reads for embedded data.
+
+    Rows are kept as given (duplicates included) as ``int32`` columns, compressed.
+
+    Args:
+        path: the ``.npz`` file to write.
+        train_pairs: ``[n, 2]`` integer ``(user, item)`` ids.
+        test_pairs: ``[m, 2]`` integer ids.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "tiny.npz"
+        >>> write_embedded(path, np.array([[0, 1], [1, 0]]), np.array([[0, 0]])).name
+        'tiny.npz'
+        >>> sorted(np.load(path))
+        ['test_items', 'test_users', 'train_items', 'train_users']
+    """
+    columns = {}
+    for role, pairs in (("train", train_pairs), ("test", test_pairs)):
+        pairs = np.asarray(pairs)
+        if pairs.size and (pairs.min() < 0 or pairs.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"{role} ids do not fit int32")
+        columns[f"{role}_users"] = pairs[:, 0].astype(np.int32)
+        columns[f"{role}_items"] = pairs[:, 1].astype(np.int32)
+    path = Path(path)
+    np.savez_compressed(path, **columns)
+    return path
 
 
 def build(source: Path, output: Path) -> dict[str, int]:

@@ -94,8 +94,8 @@ def train_entry(entry: ZooEntry, run_dir: Path, retrain: bool) -> None:
 
 def export_entry(entry: ZooEntry, run_dir: Path, out: Path, k: int, train_cmd: str) -> Path:
     """Exports ``run_dir`` as ``out/NAME/1`` with its card; returns the model folder."""
+    from _model_card import card_record, write_model_card  # pipelines/release/_model_card.py
     from tfdirectspec.serving import export_run
-    from tfdirectspec.serving.model_card import card_record, write_model_card
     from tfdirectspec.training.run_dir import Run
 
     final = out / entry.name

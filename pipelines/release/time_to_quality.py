@@ -24,8 +24,11 @@ import sys
 from pathlib import Path
 
 from tfdirectspec.diagnostics.plots import new_figure, save_figure
-from tfdirectspec.machine import cpu_model
 from tfdirectspec.training.run_dir import Run
+
+# The CPU model for the record comes from the benchmarks' helper module.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _machine import cpu_model  # noqa: E402
 
 
 def load_curve(label: str, run_dir: Path, metric: str) -> dict:

@@ -90,22 +90,6 @@ def normalized_interactions(
     return scaled
 
 
-def normalized_adjacency(
-    train: sp.spmatrix | sp.sparray,
-    num_users: int | None = None,
-    num_items: int | None = None,
-) -> sp.csr_matrix:
-    """Returns the whole symmetric ``(U + I) × (U + I)`` float32 ``Â`` (users first).
-
-    Arguments as :func:`normalized_interactions`. The tower stores only ``R̂``;
-    this is for references and benchmarks.
-    """
-    block = normalized_interactions(train, num_users, num_items)
-    adjacency = sp.bmat([[None, block], [block.T, None]], format="csr")
-    adjacency.sort_indices()
-    return adjacency
-
-
 def to_coo(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray]:
     """Returns ``(indices [nnz, 2] int64, values [nnz] float32)`` in row-major order.
 

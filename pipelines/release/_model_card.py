@@ -5,6 +5,9 @@ the test metrics the run reported (which re-evaluating the export's tables
 reproduces), the export's version and size, and the commands that produced
 it. It sits in the model's base path (``saved_models/NAME/``), which TF
 Serving ignores since it is not an integer version folder.
+
+A helper of ``build_zoo_exports.py`` (imported from this folder as ``_model_card``); not part
+of the library: ``tfdirectspec export`` writes no card.
 """
 
 from __future__ import annotations

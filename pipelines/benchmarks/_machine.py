@@ -1,4 +1,8 @@
-"""The machine a benchmark ran on, for the records ``pipelines/benchmarks/bench_*`` write."""
+"""The machine a benchmark ran on, for the records the benchmarks here write.
+
+A helper of ``pipelines/benchmarks/`` (and ``pipelines/release/time_to_quality.py``), imported
+from the script's folder as ``from _machine import cpu_model``; not part of the library.
+"""
 
 from __future__ import annotations
 
