@@ -1,5 +1,5 @@
-"""The analytic byte count of ``pipelines/bench_multiworker.py`` and the memory formula of
-``pipelines/bench_memory.py`` (no TensorFlow, no cluster: plain arithmetic)."""
+"""The analytic byte count of ``pipelines/benchmarks/bench_multiworker.py`` and the memory
+formula of ``pipelines/benchmarks/bench_memory.py`` (no TensorFlow, no cluster: arithmetic)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ USERS, ITEMS = 5551, 16980  # CiteULike
 
 @pytest.fixture(scope="module")
 def bench():
-    return load_pipeline("bench_multiworker")
+    return load_pipeline("benchmarks/bench_multiworker")
 
 
 @pytest.fixture(scope="module")
 def memory():
-    return load_pipeline("bench_memory")
+    return load_pipeline("benchmarks/bench_memory")
 
 
 def test_one_worker_communicates_nothing(bench):

@@ -1,4 +1,4 @@
-"""The analytic FLOP count of ``pipelines/bench_step_flops.py`` (a formula check, checked
+"""The analytic FLOP count of ``pipelines/benchmarks/bench_step_flops.py`` (a formula check, checked
 against TensorFlow's own profiler count) and a tiny end-to-end run of the script (no
 timing is asserted: performance targets live in the script's JSON)."""
 
@@ -13,7 +13,7 @@ from pipeline_modules import load_pipeline
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_pipeline("bench_step_flops")
+    return load_pipeline("benchmarks/bench_step_flops")
 
 
 def test_tiny_config_flop_count(bench):
@@ -51,5 +51,7 @@ def test_script_runs_end_to_end(bench, tmp_path):
             "optimizer_gather_keras",
             "sampler",
         }
-    assert result["machine"]["cores"] >= 1 and result["command"].startswith("python -m")
+    assert result["machine"]["cores"] >= 1 and result["command"].startswith(
+        "python pipelines/benchmarks/bench_step_flops.py "
+    )
     assert result["profiler_cross_check"]["8"]["profiler"]["matmul"] == 24 * 8 * 8 * 64

@@ -1,29 +1,17 @@
-"""Tests of ``pipelines/build_derived_datasets.py`` on tiny synthetic data (and the shared copy)."""
+"""``pipelines/release/build_derived_datasets.py`` on tiny synthetic data (and the shared copy)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pipeline_modules import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-
-def _load_builder():
-    """Imports the pipeline script as a module."""
-    path = ROOT / "pipelines" / "build_derived_datasets.py"
-    spec = importlib.util.spec_from_file_location("build_derived_datasets", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bdd = _load_builder()
+bdd = load_pipeline("release/build_derived_datasets")
 
 
 def _synthetic(num_users: int = 60, num_items: int = 80, seed: int = 0) -> bdd.Split:
@@ -142,3 +130,16 @@ def test_on_the_shared_citeulike(tmp_path):
         == bdd.read_split(SHARED / "citeulike").summary()["pairs"]
     )
     assert summaries["citeulike-dense"]["density"] > summaries["citeulike-resplit"]["density"]
+
+
+def test_default_source_is_the_library_citeulike(tmp_path, capsys):
+    """Without ``--source`` the originals come from ``load_dataset`` (here the embedded one)."""
+    assert bdd.main(["--output", str(tmp_path), "--only", "citeulike-resplit"]) == 0
+    assert "citeulike-resplit" in capsys.readouterr().out
+    split = bdd.dataset_split("citeulike")
+    assert split.summary()["pairs"] == 210504  # distinct train ∪ test pairs
+    assert bdd.read_split(tmp_path / "citeulike-resplit").summary()["pairs"] == 210504
+    if (SHARED / "citeulike" / "train.tsv").is_file():  # the same pairs as the TSV copy
+        shared = bdd.read_split(SHARED / "citeulike")
+        assert np.array_equal(split.train, shared.train)
+        assert np.array_equal(split.test, shared.test)

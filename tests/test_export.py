@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from float_bounds import dot_error_bound
+from pipeline_modules import load_pipeline
 
 from tfdirectspec import cli
 from tfdirectspec.data import from_pairs
@@ -321,6 +322,17 @@ def test_zoo_ships_the_required_models():
         assert (card.parent / "MODEL_CARD.md").is_file()
     config = (ZOO / "models.config").read_text()
     assert all(f'name: "{name}"' in config for name in names)
+
+
+def test_zoo_cards_render_as_shipped():
+    """Each MODEL_CARD.md is its model_card.json rendered by the release tooling's helper."""
+    cards = load_pipeline("release/_model_card")
+    for card in _zoo_cards():
+        record = json.loads(card.read_text())
+        assert cards.render_markdown(record) == (card.parent / "MODEL_CARD.md").read_text()
+        for command in record["commands"]:  # the scripts it names exist
+            for script in re.findall(r"pipelines/\S+\.py", command):
+                assert (REPO / script).is_file(), command
 
 
 def test_zoo_warmup_requests_name_their_model():

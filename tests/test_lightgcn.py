@@ -13,7 +13,7 @@ from float_bounds import gamma
 from keras_roundtrip import assert_round_trip
 
 from tfdirectspec.towers.lightgcn import LightGCNTower
-from tfdirectspec.towers.propagation import normalized_adjacency, normalized_interactions
+from tfdirectspec.towers.propagation import normalized_interactions
 
 NUM_USERS, NUM_ITEMS, DIM = 15, 20, 4
 ISOLATED_USER, ISOLATED_ITEM = 3, 5
@@ -59,7 +59,9 @@ def ego(tower: LightGCNTower) -> np.ndarray:
 
 def test_normalized_adjacency_matches_definition() -> None:
     train = small_train()
-    adjacency = normalized_adjacency(train)
+    # Â is R̂ in the user–item blocks: the tower stores only R̂.
+    block = normalized_interactions(train)
+    adjacency = sp.bmat([[None, block], [block.T, None]], format="csr")
     expected = dense_adjacency(train)
     assert adjacency.dtype == np.float32
     # 1 / √(d_u d_i) in float32: a few roundings of u each (square roots, a division).

@@ -11,7 +11,7 @@ from pipeline_modules import load_pipeline
 
 
 def test_planted_rank_finds_the_planted_directions_among_noise():
-    quality = load_pipeline("check_synthetic_quality")
+    quality = load_pipeline("benchmarks/bench_synthetic_quality")
     rng = np.random.default_rng(0)
     planted = rng.normal(size=(3000, 4))
     # Four planted directions, mixed into 12 columns with 8 weaker noise directions.
@@ -27,7 +27,7 @@ def test_planted_rank_finds_the_planted_directions_among_noise():
 
 
 def test_trace_rss_records_the_command_and_passes_its_exit_code(tmp_path, capsys):
-    trace = load_pipeline("trace_rss")
+    trace = load_pipeline("benchmarks/trace_rss")
     out = tmp_path / "rss.tsv"
     code = "import time; print('reading', flush=True); time.sleep(0.6); raise SystemExit(3)"
     assert trace.main(["--out", str(out), "--every", "0.1", "--", sys.executable, "-c", code]) == 3
@@ -38,6 +38,6 @@ def test_trace_rss_records_the_command_and_passes_its_exit_code(tmp_path, capsys
 
 
 def test_lazy_adam_update_timer_runs_both_optimisers():
-    bench = load_pipeline("bench_lazy_adam")
+    bench = load_pipeline("benchmarks/bench_lazy_adam")
     timed = bench.update_ms(1000, dim=8, batch=16, repeats=2)
     assert set(timed) == {"adam", "lazy-adam"} and all(ms > 0 for ms in timed.values())

@@ -11,7 +11,7 @@ from float_bounds import rank_one_erank_excess
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tfdirectspec.diagnostics import SpectrumSummary
-from tfdirectspec.diagnostics.plots import collapse_figure, figure_png, spectrum_figure
+from tfdirectspec.diagnostics.plots import figure_png, spectrum_figure
 from tfdirectspec.diagnostics.spectrum_callback import HISTOGRAM_TAG, IMAGE_TAG, SCALAR_TAGS
 from tfdirectspec.errors import InputError
 from tfdirectspec.evaluation import effective_rank
@@ -134,7 +134,3 @@ def test_figures_render_with_labels():
     assert ax.get_yscale() == "log" and ax.get_xlabel() and ax.get_ylabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(spectra)
     assert figure_png(figure).startswith(b"\x89PNG")
-    curves = {name: ([1, 2, 3], [3.0, 2.0, 1.5]) for name in spectra}
-    both = collapse_figure(spectra, curves, dim=3, title="collapse")
-    assert len(both.axes) == 2 and all(a.get_xlabel() and a.get_ylabel() for a in both.axes)
-    assert figure_png(both).startswith(b"\x89PNG")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from pipeline_modules import load_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def zoo_results():
-    spec = importlib.util.spec_from_file_location(
-        "zoo_results", ROOT / "pipelines" / "zoo_results.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_pipeline("release/zoo_results")
 
 
 def test_models_readme_is_the_generated_table(zoo_results):

@@ -212,41 +212,6 @@ def load_data_dir(
     )
 
 
-def write_embedded(
-    path: str | os.PathLike, train_pairs: np.ndarray, test_pairs: np.ndarray
-) -> Path:
-    """Writes train/test pairs in the layout :func:`load_dataset` reads for embedded data.
-
-    Rows are kept as given (duplicates included) as ``int32`` columns, compressed.
-
-    Args:
-        path: the ``.npz`` file to write.
-        train_pairs: ``[n, 2]`` integer ``(user, item)`` ids.
-        test_pairs: ``[m, 2]`` integer ids.
-
-    Returns:
-        ``path`` as a ``Path``.
-
-    Example:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "tiny.npz"
-        >>> write_embedded(path, np.array([[0, 1], [1, 0]]), np.array([[0, 0]])).name
-        'tiny.npz'
-        >>> sorted(np.load(path))
-        ['test_items', 'test_users', 'train_items', 'train_users']
-    """
-    columns = {}
-    for role, pairs in (("train", train_pairs), ("test", test_pairs)):
-        pairs = np.asarray(pairs)
-        if pairs.size and (pairs.min() < 0 or pairs.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"{role} ids do not fit int32")
-        columns[f"{role}_users"] = pairs[:, 0].astype(np.int32)
-        columns[f"{role}_items"] = pairs[:, 1].astype(np.int32)
-    path = Path(path)
-    np.savez_compressed(path, **columns)
-    return path
-
-
 def _load_embedded(spec: DatasetSpec) -> InteractionData:
     package = importlib.resources.files(__package__)
     resource = package.joinpath("_embedded").joinpath(spec.embedded)

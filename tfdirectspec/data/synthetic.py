@@ -26,7 +26,7 @@ five to seven times that. With these constants a 1M-pair log gives popularity 0.
 the oracle 0.080 (3.5×); with a steeper popularity law (0.8) and broader tastes
 (0.2, 0.1), popularity reached 0.106 against the oracle's 0.159, a log in which
 popularity alone is nearly as good as knowing the model
-(``pipelines/check_synthetic_quality.py`` measures both on a generated log).
+(``pipelines/benchmarks/bench_synthetic_quality.py`` measures both on a generated log).
 
 Sizes default to ``users = ceil(pairs / 40)`` and ``items = max(pairs // 80, 160, 4 * rank)``
 (mean user degree 40, mean item degree 80; the floor of 160 items keeps small logs

@@ -2,9 +2,10 @@
 
 Shared by the ``spectrum/plot`` TensorBoard image of
 :class:`~tfdirectspec.diagnostics.SpectrumSummary`, the ``tfdirectspec spectrum`` command
-and ``pipelines/collapse_study.py``. Figures are built with :class:`matplotlib.figure.Figure`
-on an explicit ``FigureCanvasAgg`` rather than through ``pyplot``, so nothing here touches
-a global backend or figure registry (safe inside training processes and threads).
+and ``pipelines/benchmarks/bench_collapse.py`` (its collapse figure). Figures are built with
+:class:`matplotlib.figure.Figure` on an explicit ``FigureCanvasAgg`` rather than through
+``pyplot``, so nothing here touches a global backend or figure registry (safe inside
+training processes and threads).
 
 The plotted quantity is the normalised singular value ``σ_k / σ_1`` against its index
 ``k = 1..d`` on a log scale. The Gram-matrix route resolves ``σ`` only down to about
@@ -22,13 +23,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from tfdirectspec.evaluation.spectrum import normalised
 
 __all__ = [
-    "collapse_figure",
-    "erank_axes",
     "figure_png",
     "new_figure",
     "save_figure",
@@ -80,48 +78,6 @@ def spectrum_axes(
     return ax
 
 
-def erank_axes(
-    ax: Axes,
-    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    dim: int | None = None,
-    title: str | None = None,
-    legend: bool = True,
-) -> Axes:
-    """Draws effective rank against epoch for each labelled run.
-
-    Args:
-        ax: the axes to draw on.
-        curves: label -> (epochs, effective ranks).
-        dim: embedding size ``d``; drawn as a dashed line (the maximum effective rank).
-        title: axes title.
-        legend: draw a legend (off when another panel's legend names the same curves).
-    """
-    for label, (epochs, values) in curves.items():
-        ax.plot(epochs, values, label=label, linewidth=1.6, marker=".", markersize=3)
-    if dim:
-        ax.axhline(dim, color="grey", linestyle="--", linewidth=1, label=f"d = {dim}")
-        ax.annotate(
-            f"d = {dim}",
-            xy=(0.0, dim),
-            xycoords=("axes fraction", "data"),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize="small",
-            color="grey",
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("effective rank of [users; items]")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    # Headroom above d, so the d line and the balanced curves are not on the frame.
-    ax.set_ylim(0, 1.08 * dim if dim else None)
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title, fontsize="medium")
-    if legend:
-        ax.legend(fontsize="small", loc="best")
-    return ax
-
-
 def spectrum_figure(
     curves: Mapping[str, Sequence[float] | np.ndarray],
     title: str | None = None,
@@ -138,52 +94,6 @@ def spectrum_figure(
     figure = new_figure(figsize)
     spectrum_axes(figure.add_subplot(), curves, title=title, legend_title=legend_title)
     return figure
-
-
-def collapse_figure(
-    spectra: Mapping[str, Sequence[float] | np.ndarray],
-    eranks: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    dim: int,
-    title: str | None = None,
-) -> Figure:
-    """Two panels: final normalised spectra (left) and effective rank over epochs (right).
-
-    Args:
-        spectra: label -> singular values of ``[users; items]`` at the end of training.
-        eranks: label -> (epochs, effective ranks of ``[users; items]``).
-        dim: embedding size ``d``.
-        title: figure title.
-    """
-    figure = new_figure((11.0, 4.2))
-    left, right = figure.subplots(1, 2)
-    spectrum_axes(left, spectra, title="spectrum of [users; items] after training")
-    # Same labels and colours in both panels: one legend (left) keeps the right panel
-    # free for the curves and the zoom inset.
-    erank_axes(right, eranks, dim=dim, title="effective rank during training", legend=False)
-    _zoom_near_dim(right, eranks, dim)
-    if title:
-        figure.suptitle(title)
-    return figure
-
-
-def _zoom_near_dim(
-    ax: Axes, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], dim: int
-) -> Axes:
-    """An inset of ``ax`` showing effective ranks in ``[0.9 d, d]``.
-
-    On the full ``[0, d]`` axis the balanced and the incompletely collapsed runs differ
-    by a few units out of ``d`` and overlap; the inset separates them. It sits in the
-    middle right of the panel, where a collapsing curve has already passed below.
-    """
-    inset = ax.inset_axes((0.45, 0.32, 0.52, 0.4))
-    for label, (epochs, values) in curves.items():
-        inset.plot(epochs, values, label=label, linewidth=1.4)
-    inset.axhline(dim, color="grey", linestyle="--", linewidth=1)
-    inset.set_ylim(0.9 * dim, 1.005 * dim)
-    inset.set_title(f"zoom: {0.9 * dim:g} to {dim}", fontsize="x-small")
-    inset.tick_params(labelsize="x-small")
-    inset.grid(True, alpha=0.3)
-    return inset
 
 
 def figure_png(figure: Figure, dpi: int = 100) -> bytes:

@@ -1,4 +1,4 @@
-"""Serving: TF Serving SavedModel exports of trained runs, warm-up requests, model cards.
+"""Serving: TF Serving SavedModel exports of trained runs and their warm-up requests.
 
 Typical use::
 

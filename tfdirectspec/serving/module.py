@@ -50,7 +50,7 @@ items) take the top ``K`` blockwise (:func:`blocked_top_k`: exact, the same ids
 and scores as one ``tf.math.top_k``, ties included), measured ~1.6× faster than
 one ``tf.math.top_k`` on a 1M-item score row and slower on a 100k one
 (``docs/benchmarks/serving_catalog_size.json``). Either way the request's time
-is dominated by reading the item table (``pipelines/bench_serving.py --items``).
+is dominated by reading the item table (``pipelines/benchmarks/bench_serving.py --items``).
 """
 
 from __future__ import annotations

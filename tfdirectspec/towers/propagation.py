@@ -28,7 +28,7 @@ items and items ← ``R̂ᵀ`` · users, with TensorFlow's CSR sparse-matrix ops
 ``R̂`` by the CSR transpose op once per call, so the two blocks are each other's
 transpose by construction (which the symmetric gradient relies on).
 
-Why these ops (``pipelines/bench_propagation.py``, Gowalla, d = 64, K = 3, 2-core
+Why these ops (``pipelines/benchmarks/bench_propagation.py``, Gowalla, d = 64, K = 3, 2-core
 CPU): TF's CSR product is 5–10× faster than ``tf.sparse.sparse_dense_matmul``
 and than gather + segment sums, forward and backward alike. Within the CSR
 variants, the whole ``Â`` and the two ``R̂``/``R̂ᵀ`` blocks time the same; the
@@ -88,22 +88,6 @@ def normalized_interactions(
     scaled = sp.csr_matrix(scaled, dtype=np.float32)
     scaled.sort_indices()
     return scaled
-
-
-def normalized_adjacency(
-    train: sp.spmatrix | sp.sparray,
-    num_users: int | None = None,
-    num_items: int | None = None,
-) -> sp.csr_matrix:
-    """Returns the whole symmetric ``(U + I) × (U + I)`` float32 ``Â`` (users first).
-
-    Arguments as :func:`normalized_interactions`. The tower stores only ``R̂``;
-    this is for references and benchmarks.
-    """
-    block = normalized_interactions(train, num_users, num_items)
-    adjacency = sp.bmat([[None, block], [block.T, None]], format="csr")
-    adjacency.sort_indices()
-    return adjacency
 
 
 def to_coo(matrix: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ Large catalogs: a recipe's ``adam`` becomes ``lazy-adam``
 Adam updates every table row at every step, so its step grows with the catalog and an
 epoch with pairs × rows. LazyAdam follows Adam's trajectory while its step does not grow
 (one update of a 2M-row table, d = 64: 411 ms against 1.5 ms; the same test NDCG@20 after
-two epochs on a 1M-pair log; ``pipelines/bench_lazy_adam.py``). Below the threshold,
+two epochs on a 1M-pair log; ``pipelines/benchmarks/bench_lazy_adam.py``). Below the threshold,
 where every recipe was designed and measured, nothing changes.
 
 Example:

@@ -2,7 +2,7 @@
 
 This is the library entry point behind ``tfdirectspec train``; Keras scripts
 can call :func:`train` directly or assemble the same parts themselves (see
-``pipelines/train_keras.py``).
+``pipelines/examples/train_keras.py``).
 """
 
 from __future__ import annotations
