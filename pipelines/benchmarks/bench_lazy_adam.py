@@ -80,7 +80,7 @@ def run(folder: Path, epochs: int, probe_steps: int, seed: int) -> dict[str, Any
     reference = None
     for name in OPTIMIZERS:
         model = _model(config, data, steps, name)
-        stream = sampler.dataset()
+        stream = sampler.stream()
         model.fit(stream, epochs=1, steps_per_epoch=probe_steps, verbose=0)
         probe = _tables(model)
         if reference is None:

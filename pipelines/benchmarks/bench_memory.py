@@ -186,7 +186,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
     model.optimizer.build(model.trainable_variables)
     marks["model_built"] = status_kib("VmRSS")
     marks["peak_after_build"] = status_kib("VmHWM")
-    model.fit(sampler.dataset(), epochs=1, steps_per_epoch=args.steps, verbose=0, shuffle=False)
+    model.fit(sampler.stream(), epochs=1, steps_per_epoch=args.steps, verbose=0, shuffle=False)
     marks["after_training"] = status_kib("VmRSS")
     marks["peak"] = status_kib("VmHWM")
     formula = memory_bytes(

@@ -138,7 +138,7 @@ def stage_sampler(folder: Path, batches: int = 2000) -> dict[str, Any]:
 
     data = _load(folder)
     sampler, build = _timed(
-        lambda: InteractionSampler(data.train, BATCH, negatives=True, seed=0).dataset()
+        lambda: InteractionSampler(data.train, BATCH, negatives=True, seed=0).stream()
     )
     stream = iter(sampler)
     next(stream)
@@ -191,7 +191,7 @@ def stage_mf_step(folder: Path, steps: int = 2000) -> dict[str, Any]:
     config = _train_config("mf")
     sampler = trainer.sampler_for(config, data)
     model = trainer.build_model(config, data, sampler.steps_per_epoch)
-    stream = sampler.dataset()
+    stream = sampler.stream()
     model.fit(stream, epochs=1, steps_per_epoch=100, verbose=0)  # tracing
     _, seconds = _timed(lambda: model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0))
     per_step = seconds / steps

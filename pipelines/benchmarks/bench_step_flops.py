@@ -153,7 +153,7 @@ def profiler_flops(batch: int, dim: int) -> dict[str, int]:
     def forward_backward(users: tf.Tensor, items: tf.Tensor):
         with tf.GradientTape() as tape:
             tape.watch([users, items])
-            value = loss({"user": users, "item": items})
+            value = loss(tf.ones_like(users[:, 0]), {"user": users, "item": items})
         return value, tape.gradient(value, [users, items])
 
     spec = tf.TensorSpec([batch, dim], tf.float32)
@@ -213,7 +213,7 @@ def loss_body() -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
     def body(users: tf.Tensor, items: tf.Tensor):
         with tf.GradientTape() as tape:
             tape.watch([users, items])
-            value = loss({"user": users, "item": items})
+            value = loss(tf.ones_like(users[:, 0]), {"user": users, "item": items})
         du, dv = tape.gradient(value, [users, items])
         return du, dv
 
@@ -321,13 +321,13 @@ def measure_batch(
             batch_size=batch, dim=args.dim, optimizer=optimizer, lr=lr, steps_per_execution=spe
         )
         sampler = sampler_for(config, data)
-        fixed = next(iter(sampler.dataset()))
+        fixed = next(iter(sampler.stream()))
         fixed_ds = tf.data.Dataset.from_tensors(fixed).repeat()
         with_sampler, fixed_step = [], []
         for repeat in range(args.repeats):
             config.seed = repeat
             with_sampler.append(
-                fit_seconds_per_step(config, data, sampler.dataset(), steps, args.epochs)
+                fit_seconds_per_step(config, data, sampler.stream(), steps, args.epochs)
             )
             fixed_step.append(fit_seconds_per_step(config, data, fixed_ds, steps, args.epochs))
         full, step = statistics.median(with_sampler), statistics.median(fixed_step)

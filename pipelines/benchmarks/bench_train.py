@@ -83,7 +83,7 @@ def main() -> None:
         model = build_model(config, data, sampler.steps_per_epoch)
         timer = EpochTimer()
         model.fit(
-            sampler.dataset(),
+            sampler.stream(),
             epochs=args.epochs + 1,
             steps_per_epoch=sampler.steps_per_epoch,
             callbacks=[timer],
@@ -94,7 +94,7 @@ def main() -> None:
 
     # Input alone: how fast the tf.data sampler produces the same batches. The
     # step never waits for input when this is well above the training rate.
-    dataset = iter(sampler.dataset())
+    dataset = iter(sampler.stream())
     next(dataset)
     start = time.perf_counter()
     for _ in range(sampler.steps_per_epoch):
