@@ -5,7 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.losses.distribute import global_sum
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 class RetrievalLoss:
