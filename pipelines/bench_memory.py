@@ -36,11 +36,6 @@ LightGCN with SGD and with Adam.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import os
@@ -52,6 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tfdirectspec import quiet_tensorflow_startup
 from tfdirectspec.machine import cpu_model
 
 MIB = 1 << 20
@@ -269,4 +265,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # This script owns its process and imports TensorFlow only later: keep its
+    # CPU-only start-up notices off stderr, as the command line does.
+    quiet_tensorflow_startup()
     main()

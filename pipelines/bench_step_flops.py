@@ -92,11 +92,6 @@ the time split.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import math
@@ -114,6 +109,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+import tfdirectspec
 from tfdirectspec.data import InteractionData
 from tfdirectspec.losses import RetrievalLoss
 from tfdirectspec.machine import cpu_model

@@ -14,11 +14,6 @@ Run: ``python pipelines/bench_train.py --epochs 6 --repeats 3 --out bench_train.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import os
