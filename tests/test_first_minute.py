@@ -41,7 +41,7 @@ def test_public_names_load_on_first_use():
     code = (
         "import sys, tfdirectspec\n"
         "assert 'tensorflow' not in sys.modules\n"
-        "tfdirectspec.quiet_tensorflow_startup()\n"  # a script's opt-in, as the command's
+        "tfdirectspec.quiet_tensorflow_startup()\n"  # a script opts in, as the command line does
         "tower = tfdirectspec.MFTower(3, 4, 2, seed=0)\n"
         "print(type(tower).__name__, 'tensorflow' in sys.modules)"
     )
