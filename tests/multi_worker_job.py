@@ -13,10 +13,6 @@ Each process reads its ``TF_CONFIG`` (set by the test) and joins a
 
 from __future__ import annotations
 
-import tfdirectspec  # noqa: F401, I001  (first: a quiet TensorFlow start-up)
-
-# isort: split
-
 import json
 import sys
 

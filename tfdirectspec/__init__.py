@@ -12,7 +12,11 @@ The public API, in the order of the data path:
 * training — :class:`TrainConfig`, :func:`train`, :class:`Run` (a run directory).
 
 Names load on first use (PEP 562), so ``import tfdirectspec`` is instant and does
-not import TensorFlow; ``tfdirectspec.MFTower`` imports what it needs. Keras finds
+not import TensorFlow; ``tfdirectspec.MFTower`` imports what it needs. Importing the
+library changes nothing else in the process (no environment variable, import hook or
+file descriptor): Keras must already run on the TensorFlow backend (the Keras modules
+check it), and a script that wants TensorFlow's CPU-only start-up notices off stderr
+calls :func:`quiet_tensorflow_startup` first, as the command line does. Keras finds
 the library's objects in a ``.keras`` file once they are registered, which happens
 when their module is imported: use :func:`register_keras_objects` (or any of the
 classes) before ``keras.saving.load_model``, or load a run with ``Run.open(path).load_model()``.
@@ -23,16 +27,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from tfdirectspec import backend
 from tfdirectspec.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# KERAS_BACKEND=tensorflow, and TensorFlow's CPU-only start-up notices kept off stderr.
-backend.install()
-
 #: Public name -> module that defines it.
 _EXPORTS = {
+    "quiet_tensorflow_startup": "tfdirectspec.backend",
     "InteractionData": "tfdirectspec.data",
     "InteractionSampler": "tfdirectspec.data",
     "load_data_dir": "tfdirectspec.data",
@@ -86,6 +87,7 @@ __all__ = [
     "load_data_dir",
     "load_dataset",
     "make_optimizer",
+    "quiet_tensorflow_startup",
     "register_keras_objects",
     "singular_values",
     "spectrum_stats",
@@ -94,6 +96,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from tfdirectspec.backend import quiet_tensorflow_startup
     from tfdirectspec.data import InteractionData, InteractionSampler, load_data_dir, load_dataset
     from tfdirectspec.evaluation import (
         effective_rank,

@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    import tfdirectspec  # noqa: F401  (quiets TensorFlow's CPU-probe lines)
+    from tfdirectspec import quiet_tensorflow_startup
+
+    quiet_tensorflow_startup()  # no CPU-probe lines on stderr (a no-op once TF is loaded)
 
     report = {
         "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]),

@@ -37,11 +37,6 @@ LightGCN with SGD and with Adam.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import os
@@ -54,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from _machine import cpu_model
+from tfdirectspec import quiet_tensorflow_startup
 
 MIB = 1 << 20
 #: (name, dataset or "synthetic", tower, optimizer) of the default cases.
@@ -270,4 +266,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # This script owns its process and imports TensorFlow only later: keep its
+    # CPU-only start-up notices off stderr, as the command line does.
+    quiet_tensorflow_startup()
     main()

@@ -73,11 +73,6 @@ gRPC and of the collective executor, bytes, latency) at a fixed global batch.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import dataclasses
 import json
@@ -97,6 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from _machine import cpu_model
+from tfdirectspec import quiet_tensorflow_startup
 
 #: Losses whose step all-gathers the batch's normalised rows (the spectral filter).
 GATHERING_LOSSES = ("directspec", "directspec+")
@@ -700,4 +696,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # This script owns its process and imports TensorFlow only later: keep its
+    # CPU-only start-up notices off stderr, as the command line does.
+    quiet_tensorflow_startup()
     main()

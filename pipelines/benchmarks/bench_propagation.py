@@ -23,11 +23,6 @@ The tower (``tfdirectspec/towers/propagation.py``) uses the
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import functools
 import json

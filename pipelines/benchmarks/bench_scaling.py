@@ -323,9 +323,9 @@ def stage_serving(folder: Path, calls: int = 200) -> dict[str, Any]:
 
 
 def run_stage(stage: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
-    import tfdirectspec  # noqa: F401  (quiets TensorFlow's CPU-probe lines first)
+    from tfdirectspec import quiet_tensorflow_startup
 
-    # isort: split
+    quiet_tensorflow_startup()  # no CPU-probe lines on stderr (a no-op once TF is loaded)
     import tensorflow  # noqa: F401  (its runtime is in every stage's baseline)
 
     base = status_mib("VmRSS")

@@ -81,11 +81,6 @@ machine; the catalog-size mode's is p99 ≤ 10 ms for one user.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import os
@@ -98,6 +93,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from tfdirectspec import quiet_tensorflow_startup
 
 #: Gowalla (LightGCN split): users, items, training interactions.
 GOWALLA = (29_858, 40_981, 810_128)
@@ -390,4 +387,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # This script owns its process and imports TensorFlow only later: keep its
+    # CPU-only start-up notices off stderr, as the command line does.
+    quiet_tensorflow_startup()
     sys.exit(main())

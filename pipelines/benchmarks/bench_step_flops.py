@@ -93,11 +93,6 @@ the time split.
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec  # noqa: F401, I001
-
-# isort: split
-
 import argparse
 import json
 import math

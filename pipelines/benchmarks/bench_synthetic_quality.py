@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
-    import tfdirectspec  # noqa: F401  (quiets TensorFlow's CPU-probe lines)
+    from tfdirectspec import quiet_tensorflow_startup
+
+    quiet_tensorflow_startup()  # no CPU-probe lines on stderr: first, the next imports load TF
     from tfdirectspec.data.datasets import load_data_dir
     from tfdirectspec.evaluation.ranking import full_ranking_metrics
     from tfdirectspec.training.run_dir import Run

@@ -11,16 +11,12 @@ to select the epoch on validation NDCG@20).
 
 from __future__ import annotations
 
-# First: importing the package quiets TensorFlow's CPU-only start-up notices.
-import tfdirectspec as tfd  # noqa: I001
-
-# isort: split
-
 import argparse
 import json
 
 import keras
 
+import tfdirectspec as tfd
 from tfdirectspec.training import RankingEvaluation
 from tfdirectspec.training.trainer import execution_size
 

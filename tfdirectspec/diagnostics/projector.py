@@ -21,6 +21,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 __all__ = ["ProjectorExport", "export_projector"]
 
 EMBEDDINGS_FILE = "projector_embeddings.tsv"

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.evaluation.spectrum import (
     SpectrumStats,
     normalised,
@@ -25,6 +26,8 @@ from tfdirectspec.evaluation.spectrum import (
     spectrum_stats,
 )
 from tfdirectspec.parameters import check_positive
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 #: Scalar tags written by :class:`SpectrumSummary`, in order.
 SCALAR_TAGS = (

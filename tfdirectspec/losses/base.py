@@ -9,7 +9,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.losses.distribute import global_sum
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 register = keras.saving.register_keras_serializable(package="tfdirectspec")
 

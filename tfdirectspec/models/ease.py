@@ -6,7 +6,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.errors import InputError
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 @keras.saving.register_keras_serializable(package="tfdirectspec")

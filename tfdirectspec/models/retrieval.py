@@ -5,9 +5,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.distributed.strategies import is_multi_worker
 from tfdirectspec.losses.base import RetrievalLoss
 from tfdirectspec.towers.base import EmbeddingTower
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 #: Rows of a batch whose in-batch rank :func:`in_batch_top1` measures.
 TOP1_ROWS = 256

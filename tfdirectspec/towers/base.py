@@ -5,6 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 #: Keys of the id tensors a tower reads from a training batch.
 ID_KEYS = ("user", "item", "negative")
 

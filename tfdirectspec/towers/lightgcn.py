@@ -23,6 +23,7 @@ import keras
 import scipy.sparse as sp
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.parameters import check_combination, check_layers
 from tfdirectspec.towers.base import EmbeddingTower
 from tfdirectspec.towers.propagation import (
@@ -30,6 +31,8 @@ from tfdirectspec.towers.propagation import (
     propagate,
     to_coo,
 )
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 @keras.saving.register_keras_serializable(package="tfdirectspec")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.towers.base import EmbeddingTower
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 @keras.saving.register_keras_serializable(package="tfdirectspec")

@@ -59,11 +59,14 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.data import InteractionData
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.parameters import check_ks
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.trainer import TrainResult
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 def train_baseline(

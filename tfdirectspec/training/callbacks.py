@@ -13,9 +13,12 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.data.interactions import pair_union
 from tfdirectspec.training.ranking_metrics import RankingMetrics, logged
 from tfdirectspec.training.run_dir import write_json
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -32,6 +32,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 #: Name of the epoch counter inside a checkpoint (``tf.train.Checkpoint`` keyword).
 EPOCH_KEY = "epoch"
 #: Environment variable of the fault-injection hook (tests only): ``<point>@<epoch>``.

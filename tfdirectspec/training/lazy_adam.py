@@ -58,6 +58,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 #: Rows brought up to date at a time by :meth:`LazyAdam.catch_up` (bounds its memory).
 CATCH_UP_ROWS = 1 << 16
 #: Missed steps whose own α is summed; later ones (weight r^j < 10⁻³) share one α.

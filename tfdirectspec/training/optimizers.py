@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import keras
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 
 def make_optimizer(
     name: str, lr: float, steps_per_epoch: int, lr_decay: float = 1.0

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.data import InteractionData, InteractionSampler
 from tfdirectspec.distributed.strategies import distributed_batches, is_multi_worker
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
@@ -34,6 +35,8 @@ from tfdirectspec.training.lazy_adam import LazyAdamCatchUp
 from tfdirectspec.training.optimizers import make_optimizer
 from tfdirectspec.training.recipes import resolve_for_data
 from tfdirectspec.training.warm_start import check_warm_start, warm_start
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 
 @dataclasses.dataclass

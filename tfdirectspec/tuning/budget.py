@@ -38,6 +38,10 @@ from collections.abc import Callable
 
 import keras
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 
 class TrialBudget(keras.callbacks.Callback):
     """Ends a trial at an epoch boundary so the tune keeps to its deadline.

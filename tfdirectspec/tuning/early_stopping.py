@@ -39,6 +39,10 @@ from collections.abc import Sequence
 
 import keras
 
+from tfdirectspec.backend import require_tensorflow_backend
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
+
 #: What is monitored: the trial's validation NDCG at the largest K (the selection metric).
 MONITOR = "val_ndcg@20"
 
