@@ -22,6 +22,9 @@ The library has no fault hooks; these act through its extension points.
   :func:`install` puts it in place of the class ``tfdirectspec train`` creates (the
   command imports ``EpochCheckpoint`` from its module when it runs), which is what
   ``tests/fault_driver.py`` does before it calls the command line.
+* :func:`kill_worker_after` is an ``on_start`` for
+  :class:`~tfdirectspec.distributed.LocalCluster` that SIGKILLs one worker of the first
+  start some seconds in, as if the machine had killed it.
 
 TensorFlow loads only in :func:`checkpoint_class` (the launcher never imports it).
 """
@@ -30,7 +33,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from subprocess import Popen
 
 #: The kill points of :func:`checkpoint_class`, in the order a run reaches them.
 POINTS = ("mid", "before", "truncated", "written", "committed", "end")
@@ -129,3 +135,23 @@ def install(spec: str) -> type:
     killing = checkpoint_class(spec)
     checkpoint.EpochCheckpoint = killing
     return killing
+
+
+def kill_worker_after(worker: int, seconds: float) -> Callable[[int, Sequence[Popen]], None]:
+    """An ``on_start`` for ``LocalCluster``: SIGKILLs ``worker`` ``seconds`` after the
+    first start (restarts run clean), as if the machine had killed it.
+
+    Raises (from the launcher, at each start):
+        IndexError: the cluster has no worker ``worker``.
+    """
+
+    def on_start(start: int, workers: Sequence[Popen]) -> None:
+        if not 0 <= worker < len(workers):
+            raise IndexError(f"no worker {worker} in a cluster of {len(workers)}")
+        if start == 0:
+            # Popen.send_signal does nothing once the launcher has reaped the worker.
+            timer = threading.Timer(seconds, workers[worker].send_signal, (signal.SIGKILL,))
+            timer.daemon = True
+            timer.start()
+
+    return on_start
