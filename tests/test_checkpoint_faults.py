@@ -1,13 +1,13 @@
 """A run SIGKILLed at the checkpoint's weak points resumes to the uninterrupted result.
 
-Training runs in subprocesses (``python -m tfdirectspec train``) that kill
-themselves at a point chosen by the fault hook of
-:mod:`tfdirectspec.training.checkpoint` (``TFDIRECTSPEC_CHECKPOINT_FAULT``):
-inside a checkpoint write, between the evaluation state and the checkpoint,
-and after training but before the run is stored. One run is killed at each
-in turn and resumed with ``--resume``; its final model must equal, bit for
-bit, that of an uninterrupted run of the same config (CPU float32 arithmetic
-on the same batches in the same order is deterministic).
+Training runs in subprocesses (``python -m tfdirectspec train``); the killed ones run
+``tests/fault_driver.py``, the same command with a kill point of
+``tests/fault_injection.py`` installed (an ``EpochCheckpoint`` subclass that SIGKILLs
+its process through the checkpoint's hooks): inside a checkpoint write, between the
+evaluation state and the checkpoint, and after training but before the run is stored.
+One run is killed at each in turn and resumed with ``--resume``; its final model must
+equal, bit for bit, that of an uninterrupted run of the same config (CPU float32
+arithmetic on the same batches in the same order is deterministic).
 """
 
 from __future__ import annotations
@@ -19,15 +19,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from fault_injection import POINTS, parse_point
 
-from tfdirectspec.training.checkpoint import FAULT_ENV, EpochCheckpoint
+from tfdirectspec.training.checkpoint import EpochCheckpoint
 from tfdirectspec.training.run_dir import Run
 
 ROOT = Path(__file__).resolve().parents[1]
+DRIVER = Path(__file__).with_name("fault_driver.py")
 EPOCHS = 4
 
 
 def _command(data_dir: Path, output: Path) -> list[str]:
+    """``python -m tfdirectspec train ...`` of the run."""
     # Adam: its slots and step counter (read by the decaying schedule) must be restored too.
     # A validation split evaluated every epoch: the evaluation state matters for the result.
     flags = f"""--data-dir {data_dir} --tower mf --loss directspec+ --epochs {EPOCHS}
@@ -50,18 +54,28 @@ def _resume(output: Path) -> list[str]:
     ]
 
 
-def _env(fault: str | None = None) -> dict[str, str]:
+def _env() -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env["KERAS_BACKEND"] = "tensorflow"
-    env.pop(FAULT_ENV, None)
-    if fault is not None:
-        env[FAULT_ENV] = fault
     return env
 
 
-def _killed(command: list[str], fault: str) -> None:
-    done = subprocess.run(command, env=_env(fault), capture_output=True, text=True, timeout=300)
-    assert done.returncode == -signal.SIGKILL, (fault, done.returncode, done.stderr[-2000:])
+def _killed(command: list[str], point: str) -> None:
+    """Runs ``command`` (``python -m tfdirectspec ARGS``) through the fault driver, which
+    must SIGKILL it at ``point``."""
+    assert command[1:3] == ["-m", "tfdirectspec"], command
+    faulty = [sys.executable, str(DRIVER), point, "--", *command[3:]]
+    done = subprocess.run(faulty, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, (point, done.returncode, done.stderr[-2000:])
+
+
+@pytest.mark.parametrize("spec", ["mid", "mid@", "mid@x", "mid@0", "boom@1", "end@1", "@2"])
+def test_a_malformed_kill_point_is_refused(spec):
+    with pytest.raises(ValueError):
+        parse_point(spec)
+    assert parse_point("truncated@2") == ("truncated", 2)
+    assert parse_point("end") == ("end", None)
+    assert [parse_point(f"{p}@3")[0] for p in POINTS if p != "end"] == list(POINTS[:-1])
 
 
 def _evaluated_epochs(staging: Path) -> list[int]:

@@ -12,6 +12,8 @@ the cluster's addresses, its argv and its pid, one line on stderr, then does wha
 
 The command-level tests put the fake in place of ``python -m tfdirectspec`` through
 ``tfdirectspec.commands.cluster.worker_program``, so they see the exact worker argv.
+A worker "killed by the machine" is SIGKILLed by the test, from the launcher's
+``on_start`` (``fault_injection.kill_worker_after``).
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ import time
 from pathlib import Path
 
 import pytest
+from fault_injection import kill_worker_after
 
+from tfdirectspec import distributed
 from tfdirectspec.cli import main
 from tfdirectspec.commands import cluster as cluster_command
-from tfdirectspec.distributed import FAULT_ENV, LocalCluster, Restart, free_ports, tf_config
-from tfdirectspec.distributed.launcher import parse_fault
-from tfdirectspec.errors import InputError
+from tfdirectspec.distributed import LocalCluster, Restart, free_ports, tf_config
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The launcher options of every test: no fault from the environment, quick stops.
-QUICK = {"fault": "", "grace": 2.0}
+#: The launcher options of every test: quick stops.
+QUICK = {"grace": 2.0}
 
 FAKE = """
 import json, os, signal, sys, time
@@ -71,7 +73,6 @@ def fake(tmp_path_factory, monkeypatch) -> list[str]:
     markers = folder / "markers"
     markers.mkdir()
     monkeypatch.setenv("FAKE_DIR", str(markers))
-    monkeypatch.delenv(FAULT_ENV, raising=False)
     return [sys.executable, str(script)]
 
 
@@ -125,12 +126,15 @@ def test_free_ports_are_distinct_and_tf_config_names_the_task():
         tf_config(addresses, 3)
 
 
-@pytest.mark.parametrize("value", ["kill:2@1", "kill:x@1", "boom:1@1", "kill:1", "kill:-1@1"])
-def test_a_malformed_fault_is_refused(value):
-    with pytest.raises(InputError, match=FAULT_ENV):
-        parse_fault(value, workers=2)
-    assert parse_fault("kill:1@0.5", workers=2) == (1, 0.5)
-    assert parse_fault("", workers=2) is None
+def kill_in_command(monkeypatch, worker: int = 1, seconds: float = 1.0) -> None:
+    """The cluster command's launcher SIGKILLs ``worker`` ``seconds`` into its first start."""
+
+    class Killing(LocalCluster):
+        def __init__(self, *args, **options) -> None:
+            super().__init__(*args, on_start=kill_worker_after(worker, seconds), **options)
+
+    # The command imports LocalCluster from the package when it runs.
+    monkeypatch.setattr(distributed, "LocalCluster", Killing)
 
 
 # ---- the launcher ------------------------------------------------------------------------
@@ -169,13 +173,16 @@ def test_a_failed_worker_stops_the_others(fake, monkeypatch):
     assert len(cluster.starts) == 1
 
 
-def test_the_fault_hook_kills_a_worker_and_the_cluster_restarts_with_the_resume_argv(
-    fake, monkeypatch
-):
-    monkeypatch.setenv(FAULT_ENV, "kill:1@1")
+def test_a_killed_worker_restarts_the_cluster_with_the_resume_argv(fake, monkeypatch):
     resume = [*fake, "--resume", "DIR"]
     status, out, err, cluster = launch(
-        [*fake, "first"], 2, "once", monkeypatch, fault=None, restarts=3, resume=resume
+        [*fake, "first"],
+        2,
+        "once",
+        monkeypatch,
+        restarts=3,
+        resume=resume,
+        on_start=kill_worker_after(1, 1.0),
     )
     assert status == 0
     assert (
@@ -186,6 +193,45 @@ def test_the_fault_hook_kills_a_worker_and_the_cluster_restarts_with_the_resume_
     # Two starts on different ports (each start's workers share theirs), the second resumed.
     starts = argvs_by_start(out)
     assert len(starts) == 2 and starts[1] == [["--resume", "DIR"]] * 2
+
+
+def test_on_start_is_given_each_start_and_its_workers(fake, monkeypatch):
+    seen = []
+    kill = kill_worker_after(1, 1.0)
+
+    def on_start(start, workers):
+        running = [w.poll() is None for w in workers]
+        seen.append((start, [w.args for w in workers], [w.pid for w in workers], running))
+        kill(start, workers)
+
+    resume = [*fake, "again"]
+    status, out, _, cluster = launch(
+        [*fake, "first"], 2, "once", monkeypatch, restarts=1, resume=resume, on_start=on_start
+    )
+    assert status == 0 and cluster.starts == [[*fake, "first"], resume]
+    assert [start for start, *_ in seen] == [0, 1]
+    assert [args for _, args, *_ in seen] == [[argv, argv] for argv in cluster.starts]
+    # Each start's own workers, in worker order (the first start's still running).
+    pids: dict[str, dict[int, int]] = {}
+    for report in reports(out):
+        pids.setdefault(report["workers"][0], {})[report["index"]] = report["pid"]
+    assert [found for *_, found, _ in seen] == [[s[0], s[1]] for s in pids.values()]
+    assert seen[0][3] == [True, True]
+
+
+def test_an_on_start_that_raises_stops_the_workers(fake, monkeypatch):
+    pids = []
+
+    def on_start(start, workers):
+        pids.extend(w.pid for w in workers)
+        raise RuntimeError("on_start failed")
+
+    with pytest.raises(RuntimeError, match="on_start failed"):
+        launch(fake, 2, "sleep", monkeypatch, restarts=3, on_start=on_start)
+    assert len(pids) == 2 and all(gone(pid) for pid in pids)
+    # So does the killer of a worker the cluster does not have.
+    with pytest.raises(IndexError, match="no worker 2 in a cluster of 2"):
+        launch(fake, 2, "sleep", monkeypatch, on_start=kill_worker_after(2, 0.1))
 
 
 def test_a_usage_error_is_not_restarted(fake, monkeypatch):
@@ -225,7 +271,7 @@ DRIVER = """
 import sys
 from tfdirectspec.distributed import LocalCluster
 try:
-    status = LocalCluster(sys.argv[1:], 2, fault="").run()
+    status = LocalCluster(sys.argv[1:], 2).run()
 except KeyboardInterrupt:
     status = 130
 sys.exit(status)
@@ -293,7 +339,7 @@ def test_a_restart_resumes_the_run_once_it_has_a_checkpoint(
 ):
     output = tmp_path / "run"
     _interrupted_run(output, checkpoint)
-    monkeypatch.setenv(FAULT_ENV, "kill:1@1")
+    kill_in_command(monkeypatch)
     args = ["--epochs", "3", *form.replace("DIR", str(output)).split(), "--verbose", "0"]
     args += ["--no-spectrum", "--spectrum-every", "2", "--lr", "0.1"]
     assert command("--workers", "2", "--", "train", *args, actions="once") == 0
@@ -316,7 +362,7 @@ def test_a_restart_resumes_the_run_once_it_has_a_checkpoint(
 
 
 def test_a_resumed_run_restarts_as_it_was_given(command, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv(FAULT_ENV, "kill:1@1")
+    kill_in_command(monkeypatch)
     args = ["train", "--resume", str(tmp_path / "run"), "--refit"]
     assert command("--workers", "2", "--restarts", "1", "--", *args, actions="once") == 0
     starts = argvs_by_start(capsys.readouterr().out)
@@ -325,7 +371,7 @@ def test_a_resumed_run_restarts_as_it_was_given(command, capsys, monkeypatch, tm
 
 
 def test_without_output_there_are_no_restarts(command, capsys, monkeypatch):
-    monkeypatch.setenv(FAULT_ENV, "kill:1@1")
+    kill_in_command(monkeypatch)
     status = command("--workers", "2", "--restarts", "2", "--", "train", actions="once")
     assert status == 128 + signal.SIGKILL  # the chief was stopped: worker 1's death counts
     err = capsys.readouterr().err

@@ -26,6 +26,8 @@ from tfdirectspec.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = Path(__file__).with_name("multi_worker_job.py")
+#: ``tfdirectspec`` with a kill point installed (``tests/fault_injection.py``).
+FAULT_DRIVER = Path(__file__).with_name("fault_driver.py")
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -199,23 +201,29 @@ TRAIN_ARGS = ["--loss", "directspec+", "--epochs", "3", "--batch-size", "16", "-
 TRAIN_ARGS += ["--optimizer", "sgd", "--lr", "2.0", "--ks", "5", "--verbose", "0"]
 
 
-def test_a_worker_killed_mid_epoch_resumes_to_the_uninterrupted_weights(data_dir, tmp_path):
+def test_a_worker_killed_mid_epoch_resumes_to_the_uninterrupted_weights(
+    data_dir, tmp_path, tmp_path_factory
+):
     from tfdirectspec.training.run_dir import Run
 
     single = tmp_path / "single"
     argv = ["train", "--data-dir", str(data_dir), *TRAIN_ARGS]
     assert cli.main([*argv, "--output", str(single)]) == 0
     out = tmp_path / "cluster"
+    # Worker 1 of the first start SIGKILLs itself halfway through epoch 2 (epoch 1's
+    # checkpoint is in); the marker (outside tmp_path) keeps the restart clean.
+    once = tmp_path_factory.mktemp("fault") / "killed"
+    fault = [sys.executable, str(FAULT_DRIVER), "--worker", "1", "--once", str(once), "mid@2"]
     result = subprocess.run(
-        [sys.executable, "-m", "tfdirectspec", "cluster", "--workers", "2"]
+        [*fault, "--", "cluster", "--workers", "2"]
         + ["--cluster-timeout", "60", "--", *argv, "--output", str(out)],
-        # Worker 1 SIGKILLs itself halfway through epoch 2 (epoch 1's checkpoint is in).
-        env=_env(TFDIRECTSPEC_CLUSTER_FAULT="kill:1@epoch2"),
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    assert once.exists(), "the kill point was never installed"
     assert "worker 1 was killed by SIGKILL; restarting the cluster from the last checkpoint" in (
         result.stderr
     )

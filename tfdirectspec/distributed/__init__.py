@@ -24,7 +24,6 @@ from tfdirectspec.lazy import lazy_exports
 _EXPORTS = {
     "STRATEGIES": "tfdirectspec.distributed.cluster_spec",
     "ClusterSpec": "tfdirectspec.distributed.cluster_spec",
-    "FAULT_ENV": "tfdirectspec.distributed.launcher",
     "LocalCluster": "tfdirectspec.distributed.launcher",
     "Restart": "tfdirectspec.distributed.launcher",
     "free_ports": "tfdirectspec.distributed.launcher",
@@ -35,7 +34,6 @@ _EXPORTS = {
 }
 
 __all__ = [
-    "FAULT_ENV",
     "STRATEGIES",
     "ClusterSpec",
     "LocalCluster",
@@ -50,7 +48,6 @@ __all__ = [
 if TYPE_CHECKING:
     from tfdirectspec.distributed.cluster_spec import STRATEGIES, ClusterSpec
     from tfdirectspec.distributed.launcher import (
-        FAULT_ENV,
         LocalCluster,
         Restart,
         free_ports,

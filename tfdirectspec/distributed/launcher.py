@@ -14,7 +14,9 @@ for any worker command and keeps the job from hanging or losing work:
 * with ``restarts``, a failed cluster is started again, all workers at once on fresh
   ports, with the caller's *resume* command (``tfdirectspec train --resume DIR``
   continues from the last epoch checkpoint);
-* SIGINT or SIGTERM to the launcher stops every worker before the launcher exits.
+* SIGINT or SIGTERM to the launcher stops every worker before the launcher exits;
+* ``on_start`` is told of each start's worker processes (to log their pids, watch
+  them, or act on one).
 
 This module is plain Python (subprocess, socket, threads) and never imports
 TensorFlow: the launcher only starts processes.
@@ -39,12 +41,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, NamedTuple
 
-from tfdirectspec.errors import InputError
-
-#: Environment variable of the fault-injection hook (tests only): ``kill:<worker>@<seconds>``.
-FAULT_ENV = "TFDIRECTSPEC_CLUSTER_FAULT"
-#: The worker-side hook it sets for ``@epoch<E>`` (tfdirectspec.training.checkpoint.FAULT_ENV).
-CHECKPOINT_FAULT_ENV = "TFDIRECTSPEC_CHECKPOINT_FAULT"
 #: A worker exiting with this status rejected its command line: a restart cannot help.
 EXIT_USAGE = 2
 #: Seconds between the SIGTERM and the SIGKILL that stop a worker.
@@ -143,33 +139,9 @@ class Restart(NamedTuple):
 Resume = Sequence[str] | Callable[[], Sequence[str] | Restart | None]
 
 
-def parse_fault(value: str | None, workers: int) -> tuple[int, float | int] | None:
-    """``kill:<worker>@<seconds>`` -> ``(worker, seconds)``; ``kill:<worker>@epoch<E>`` ->
-    ``(worker, E)`` (an int); None: no fault.
-
-    ``@<seconds>`` counts from the first start; ``@epoch<E>`` makes the worker kill
-    itself halfway through epoch ``E`` (the checkpoint module's ``mid`` fault point),
-    which does not depend on how fast the machine is.
-
-    Raises:
-        InputError: a malformed value or a worker that does not exist.
-    """
-    if not value:
-        return None
-    try:
-        action, rest = value.split(":", 1)
-        worker, when = rest.split("@", 1)
-        fault = int(worker), (int(when[5:]) if when.startswith("epoch") else float(when))
-        if action != "kill":
-            raise ValueError(action)
-    except ValueError:
-        raise InputError(
-            f"{FAULT_ENV}: expected kill:<worker>@<seconds> or kill:<worker>@epoch<E>, "
-            f"got {value!r}"
-        ) from None
-    if not 0 <= fault[0] < workers:
-        raise InputError(f"{FAULT_ENV}: no worker {fault[0]} in a cluster of {workers}")
-    return fault
+#: What ``on_start`` is: called with the start's number (0 the first start, 1 the first
+#: restart, ...) and its worker processes, worker ``i`` at index ``i``.
+OnStart = Callable[[int, Sequence[subprocess.Popen]], object]
 
 
 @dataclass
@@ -210,16 +182,20 @@ class LocalCluster:
             ``argv`` again.
         restarts: how many times the cluster may be restarted after a failure.
         env: the environment of the workers, before ``TF_CONFIG`` (default: the
-            launcher's); the fault hook's variable is removed from it.
+            launcher's).
         grace: seconds between the SIGTERM and the SIGKILL that stop a worker.
         peer_timeout: once the chief has exited with status 0, seconds the other workers
             get to finish before they are stopped (None: wait for them).
         host: the address the workers listen on.
         stdout, stderr: where the output goes (default: ``sys.stdout``, ``sys.stderr``
             at construction).
-        fault: the fault hook, ``kill:<worker>@<seconds>`` (default: the environment
-            variable ``TFDIRECTSPEC_CLUSTER_FAULT``; tests only): the launcher SIGKILLs
-            that worker that many seconds after the first start.
+        on_start: called at each start, once its workers are launched and before they
+            are watched, with the start's number (0, then 1 for the first restart, ...)
+            and the ``subprocess.Popen`` of each worker (worker ``i`` at index ``i``),
+            e.g. to log their pids or to watch or signal one from a thread of the
+            caller's. It runs on the launcher's loop: it should return at once. A
+            worker it stops or kills counts as a failed worker; an exception it raises
+            stops the start's workers and leaves :meth:`run`. Default: nothing.
 
     Example:
         >>> import io, sys
@@ -244,7 +220,7 @@ class LocalCluster:
         host: str = "127.0.0.1",
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
-        fault: str | None = None,
+        on_start: OnStart | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -257,15 +233,12 @@ class LocalCluster:
         self.resume = resume
         self.restarts = int(restarts)
         self.env = dict(os.environ if env is None else env)
-        # Fault hooks act on the first start only; restarts must run clean.
-        self.env.pop(FAULT_ENV, None)
-        self.env.pop(CHECKPOINT_FAULT_ENV, None)
         self.grace = float(grace)
         self.peer_timeout = peer_timeout
         self.host = host
         self.stdout = sys.stdout if stdout is None else stdout
         self.stderr = sys.stderr if stderr is None else stderr
-        self.fault = parse_fault(os.environ.get(FAULT_ENV) if fault is None else fault, workers)
+        self.on_start = on_start
         #: The argv of each start so far (the first is ``argv``).
         self.starts: list[list[str]] = []
         self._lock = threading.Lock()  # one line at a time on the launcher's streams
@@ -288,7 +261,7 @@ class LocalCluster:
         argv, restart = self.argv, 0
         with self._handling_signals():
             while True:
-                outcome = self._start(argv, fault=self.fault if restart == 0 else None)
+                outcome = self._start(argv)
                 # A signal while stopping the workers of a failed start counts too.
                 interrupted = outcome.interrupted or self._signal
                 if interrupted is not None:
@@ -342,7 +315,7 @@ class LocalCluster:
             return value
         return Restart(value)
 
-    def _start(self, argv: list[str], fault: tuple[int, float | int] | None) -> _Outcome:
+    def _start(self, argv: list[str]) -> _Outcome:
         """One start of the cluster: launches the workers and watches them until it ends."""
         self.starts.append(argv)
         addresses = [f"{self.host}:{port}" for port in free_ports(self.workers, self.host)]
@@ -352,8 +325,6 @@ class LocalCluster:
         try:
             for index in range(self.workers):
                 env = {**self.env, "TF_CONFIG": json.dumps(tf_config(addresses, index))}
-                if fault is not None and fault[0] == index and isinstance(fault[1], int):
-                    env[CHECKPOINT_FAULT_ENV] = f"mid@{fault[1]}"
                 env.setdefault("PYTHONUNBUFFERED", "1")
                 proc = subprocess.Popen(
                     argv,
@@ -373,7 +344,9 @@ class LocalCluster:
                     )
                     pump.start()
                     pumps.append(pump)
-            return self._watch(procs, fault)
+            if self.on_start is not None:
+                self.on_start(len(self.starts) - 1, list(procs))
+            return self._watch(procs)
         finally:
             # Whatever happened (an exception included), no worker outlives the start.
             self._stop(procs, [i for i, p in enumerate(procs) if p.poll() is None])
@@ -381,11 +354,8 @@ class LocalCluster:
             for pump in pumps:
                 pump.join(max(0.0, deadline - time.monotonic()))
 
-    def _watch(
-        self, procs: list[subprocess.Popen], fault: tuple[int, float | int] | None
-    ) -> _Outcome:
+    def _watch(self, procs: list[subprocess.Popen]) -> _Outcome:
         """Waits until every worker exited, one failed, or the launcher got a signal."""
-        started = time.monotonic()
         chief_done: float | None = None
         while True:
             now = time.monotonic()
@@ -395,10 +365,6 @@ class LocalCluster:
                 return _Outcome(
                     [p.returncode for p in procs], stopped=set(running), interrupted=self._signal
                 )
-            if fault is not None and isinstance(fault[1], float) and now - started >= fault[1]:
-                # The fault hook: this worker dies as if the machine had killed it.
-                _kill(procs[fault[0]].pid, signal.SIGKILL, group=False)
-                fault = None
             statuses = [p.poll() for p in procs]
             failed = [i for i, s in enumerate(statuses) if s is not None and s != 0]
             if failed:
@@ -479,12 +445,9 @@ class LocalCluster:
                 signal.signal(s, h)
 
 
-def _kill(pid: int, sig: signal.Signals, group: bool = True) -> None:
-    """Sends ``sig`` to a worker (``group``: to its process group, i.e. with its children)."""
+def _kill(pid: int, sig: signal.Signals) -> None:
+    """Sends ``sig`` to a worker's process group (the worker and any process it started)."""
     try:
-        if group:
-            os.killpg(pid, sig)  # the worker leads its group: the group id is its pid
-        else:
-            os.kill(pid, sig)
+        os.killpg(pid, sig)  # the worker leads its group: the group id is its pid
     except (ProcessLookupError, PermissionError):
         pass  # it already exited

@@ -9,8 +9,8 @@ leaves the previous committed checkpoint readable; the files of an
 uncommitted one are ignored and overwritten by the next save. The epoch is a
 variable inside the checkpoint, so the weights and the epoch they belong to
 cannot disagree (Keras' ``BackupAndRestore`` writes them in two steps). The
-guarantee is for a killed process, which is what the fault tests check; a
-power cut is not covered by them.
+guarantee is for a killed process (SIGKILL at any step of a save, which the
+project's kill tests check); a power cut is not covered by them.
 
 Layout of ``directory``::
 
@@ -24,9 +24,7 @@ Each checkpoint holds the model's variables (``model/...``), the optimizer's
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import keras
@@ -38,8 +36,6 @@ require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 #: Name of the epoch counter inside a checkpoint (``tf.train.Checkpoint`` keyword).
 EPOCH_KEY = "epoch"
-#: Environment variable of the fault-injection hook (tests only): ``<point>@<epoch>``.
-FAULT_ENV = "TFDIRECTSPEC_CHECKPOINT_FAULT"
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -68,6 +64,15 @@ class EpochCheckpoint(keras.callbacks.Callback):
         keep: committed checkpoints kept (older ones are deleted after a save).
         write: whether this process writes checkpoints; under multi-worker
             training only the chief should (the others still restore).
+
+    Extension points: a subclass may override :meth:`on_save_begin`,
+    :meth:`on_save_written` and :meth:`on_save_end` (the steps of a save, in
+    that order; no-ops here, called only by a process that writes), e.g. to
+    log or time the saves, report progress, or copy each committed checkpoint
+    elsewhere. Batch and training ends are Keras' own callback methods
+    (``on_train_batch_end``, ``on_train_end``), which this class leaves to
+    subclasses; an override of ``on_train_begin`` or ``on_epoch_end`` (which
+    restore and save) must call ``super()``.
 
     Example:
         >>> import tempfile, keras, numpy as np
@@ -100,7 +105,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.every, self.keep, self.write = int(every), int(keep), bool(write)
         #: Epochs completed by the checkpoint restored in ``on_train_begin`` (0: none).
         self.restored_epoch = 0
-        self._current_epoch = 0
         self._epoch: tf.Variable | None = None
         self._checkpoint: tf.train.Checkpoint | None = None
         self._tracked: keras.Model | None = None
@@ -156,15 +160,39 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._epoch.assign(epoch)
         if not self.write:
             return None
-        _fault("before", epoch)
+        self.on_save_begin(epoch)
         # Write callbacks run after the files are written and before the manager's own,
-        # which commits the checkpoint (updates the state file): the hook's only use.
+        # which commits the checkpoint (updates the state file).
         options = tf.train.CheckpointOptions(
-            experimental_write_callbacks=[lambda path: _fault_written(path, epoch)]
+            experimental_write_callbacks=[lambda path: self.on_save_written(path, epoch)]
         )
         path = self._manager.save(checkpoint_number=epoch, options=options)
-        _fault("committed", epoch)
+        self.on_save_end(path, epoch)
         return path
+
+    def on_save_begin(self, epoch: int) -> None:
+        """Called when the checkpoint of ``epoch`` completed epochs is about to be written.
+
+        No file of it exists yet; the previous committed checkpoint is in force. The
+        default does nothing: override it to log or time the save.
+        """
+
+    def on_save_written(self, path: str, epoch: int) -> None:
+        """Called when the files of the checkpoint ``path`` (a prefix) are written,
+        before it is committed.
+
+        ``path.index`` and ``path.data-*`` exist, but the state file does not name
+        them yet: a process that dies here leaves the previous committed checkpoint in
+        force. The default does nothing: override it, e.g., to checksum the files.
+        """
+
+    def on_save_end(self, path: str, epoch: int) -> None:
+        """Called once the checkpoint ``path`` of ``epoch`` completed epochs is committed.
+
+        It is now what :meth:`latest` returns (older ones beyond ``keep`` are
+        deleted). The default does nothing: override it, e.g., to report progress
+        or copy the checkpoint elsewhere.
+        """
 
     def delete(self) -> None:
         """Removes the checkpoints (training completed and its result stored)."""
@@ -179,16 +207,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
         done = epoch + 1
         if done % self.every == 0 or done == self.params.get("epochs"):
             self.save(done)
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        _fault("end", None)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._current_epoch = epoch + 1
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if batch >= (self.params.get("steps") or 0) // 2:
-            _fault("mid", self._current_epoch)
 
     def _tracking(self, model: keras.Model) -> tf.train.Checkpoint:
         """The ``tf.train.Checkpoint`` of ``model``, its optimizer and the epoch counter.
@@ -208,28 +226,3 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 self._checkpoint, str(self.directory), max_to_keep=self.keep, checkpoint_name="ckpt"
             )
         return self._checkpoint
-
-
-# Fault injection, for the kill tests only (tests/test_checkpoint_faults.py). With
-# TFDIRECTSPEC_CHECKPOINT_FAULT=<point>@<epoch> the process SIGKILLs itself at that
-# point of that epoch's save; unset (always, outside those tests) nothing happens.
-#   mid        halfway through the epoch (a worker killed mid-epoch: its peers wait for it)
-#   before     epoch end, before any file of its checkpoint (its evaluation state is written)
-#   truncated  checkpoint files written, data file cut to half (a kill mid-write), uncommitted
-#   written    checkpoint files written, not committed (state file not updated)
-#   committed  checkpoint committed
-#   end        training finished (``end`` takes no epoch), run not yet stored
-
-
-def _fault(point: str, epoch: int | None) -> None:
-    wanted = os.environ.get(FAULT_ENV)
-    if wanted and wanted == (point if epoch is None else f"{point}@{epoch}"):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fault_written(path: str, epoch: int) -> None:
-    if os.environ.get(FAULT_ENV) == f"truncated@{epoch}":
-        for data in Path(path).parent.glob(f"{Path(path).name}.data-*"):
-            os.truncate(data, data.stat().st_size // 2)
-        os.kill(os.getpid(), signal.SIGKILL)
-    _fault("written", epoch)
