@@ -110,6 +110,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
+import tfdirectspec
 from _machine import cpu_model
 from tfdirectspec.data import InteractionData
 from tfdirectspec.losses import RetrievalLoss
