@@ -35,7 +35,7 @@ a row by about one ``lr`` per appearance, against about ``Σ rʲ ≈ 9`` times
 more for dense Adam, and smooths its momentum across appearances hundreds of
 steps apart. With the DirectSpec+ default recipe on a 1M-pair synthetic log,
 one epoch of classic lazy Adam reaches an eighth of dense Adam's test NDCG@20
-(0.0025 against 0.0205; ``pipelines/benchmarks/bench_lazy_adam.py``, figures in the README).
+(0.0025 against 0.0205; ``pipelines/benchmarks/bench_lazy_adam.py``, figures in docs/scale.md).
 
 Dense gradients (towers whose gradient is dense, such as LightGCN's
 propagation) get exactly Keras' Adam update.
