@@ -14,19 +14,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-#: Config keys of the flags :func:`add_data_flags` adds (``--data-dir`` -> ``data_dir``).
-DATA_FLAGS = (
-    "dataset",
-    "data_dir",
-    "columns",
-    "id_type",
-    "header",
-    "split",
-    "cutoff",
-    "test_fraction",
-    "valid_fraction",
-    "no_test",
-)
+from tfdirectspec.training.config import DATA_KEYS
+
+#: Config keys of the flags :func:`add_data_flags` adds (``--data-dir`` -> ``data_dir``):
+#: the data keys but the seed, which each command declares with its own help.
+DATA_FLAGS = tuple(key for key in DATA_KEYS if key != "seed")
 
 
 class StrictParser(argparse.ArgumentParser):

@@ -57,6 +57,13 @@ def holdout_mask(groups: np.ndarray, fraction: float, rng: np.random.Generator) 
     keys = rng.random(n)
     # Sorting by (group, random key) gives a uniform random order inside each group.
     order = np.lexsort((keys, groups))
+    return _first_of_each_group(groups, order, fraction)
+
+
+def _first_of_each_group(groups: np.ndarray, order: np.ndarray, fraction: float) -> np.ndarray:
+    """Mask of the first ``round(fraction · size)`` of each group in ``order`` (halves up,
+    at least one member of each group kept out), ``order`` sorting the entries by group."""
+    n = groups.size
     sizes = np.bincount(groups)
     first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     sorted_groups = groups[order]
@@ -143,14 +150,7 @@ def latest_mask(
     keys = rng.random(n)
     # Sorted by group, then latest first (ties at random).
     order = np.lexsort((keys, -np.asarray(times, dtype=np.float64), groups))
-    sizes = np.bincount(groups)
-    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    sorted_groups = groups[order]
-    rank = np.arange(n) - first[sorted_groups]
-    quota = np.clip(np.minimum(np.floor(fraction * sizes + 0.5), sizes - 1), 0, None)
-    mask = np.zeros(n, dtype=bool)
-    mask[order] = rank < quota[sorted_groups]
-    return mask
+    return _first_of_each_group(groups, order, fraction)
 
 
 def cutoff_mask(times: np.ndarray, cutoff: float) -> np.ndarray:
