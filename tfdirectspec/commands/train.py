@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tfdirectspec.commands import add_data_flags, add_output_flags
+from tfdirectspec.commands.loss_flags import add_loss_flags
 from tfdirectspec.distributed.cluster_spec import DEFAULT_CLUSTER_TIMEOUT, STRATEGIES, ClusterSpec
 from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError, check_multi_worker, check_positive
@@ -36,16 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-decay", type=float, help="per-epoch learning-rate factor")
-    p.add_argument(
-        "--alpha", type=float, help="DirectSpec filter strength (ials: confidence c = 1 + alpha)"
-    )
-    p.add_argument("--tau", type=float)
-    p.add_argument("--tau0", type=float, help="adaptive τ for pairs sharing an interaction")
-    p.add_argument("--tau1", type=float, help="adaptive τ for the other pairs")
-    p.add_argument("--shrink", type=float, help="norm shrink s (0 = off)")
-    p.add_argument("--reg", type=float, help="L2 weight (ials, ease: their lambda)")
-    p.add_argument("--gamma", type=float, help="DirectAU uniformity weight")
-    p.add_argument("--temperature", type=float, help="sampled-softmax temperature")
+    add_loss_flags(p)  # --alpha, --tau, --reg, ...: from the loss classes
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--seed", type=int)
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
@@ -68,11 +60,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         metavar="MINUTES",
         help="stop at the last epoch boundary that keeps training within MINUTES (0 = none)",
-    )
-    p.add_argument(
-        "--group-size",
-        type=int,
-        help="DirectSpec+: softmax filter within blocks of this many rows (0 = whole batch)",
     )
     p.add_argument(
         "--patience",

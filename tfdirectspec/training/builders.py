@@ -11,17 +11,7 @@ from tfdirectspec.losses import RetrievalLoss
 from tfdirectspec.losses.base import hyperparameter_names
 from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
 from tfdirectspec.training.config import TrainConfig
-
-#: Loss name (``TrainConfig.loss``, ``--loss``) -> its class in :mod:`tfdirectspec.losses`.
-LOSS_CLASSES = {
-    "bpr": "BPRLoss",
-    "positive-only": "PositiveOnlyLoss",
-    "directspec": "DirectSpecLoss",
-    "directspec+": "DirectSpecPlusLoss",
-    "directau": "DirectAULoss",
-    "ssm": "SampledSoftmaxLoss",
-    "ials": "IALSLoss",  # the batch form of its objective (the run itself solves by ALS)
-}
+from tfdirectspec.training.loss_params import LOSS_CLASSES
 
 
 def build_loss(config: TrainConfig) -> RetrievalLoss:
@@ -35,7 +25,7 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
         raise ValueError("loss ease is closed form (no batch loss): train it with train()")
     if config.loss not in LOSS_CLASSES:
         raise ValueError(f"unknown loss {config.loss!r}")
-    cls = getattr(losses, LOSS_CLASSES[config.loss])
+    cls = getattr(losses, LOSS_CLASSES[config.loss][1])
     fields = {field.name for field in dataclasses.fields(config)}
     return cls(**{k: getattr(config, k) for k in hyperparameter_names(cls) if k in fields})
 

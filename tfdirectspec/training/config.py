@@ -73,7 +73,28 @@ POSITIVE_INTS = (
 )
 
 
+def _with_loss_fields(cls: type) -> type:
+    """Adds a field for each loss hyper-parameter the class does not declare itself.
+
+    Its type and default come from the loss class's ``__init__`` signature
+    (:mod:`~tfdirectspec.training.loss_params`), so a new loss argument is a config key,
+    a TOML key and a flag without another edit. The keys several losses share (``reg``,
+    ``alpha``, ``shrink``…) are declared below with the run-wide default of the zoo's
+    recipe, which is not every class's own default.
+    """
+    from tfdirectspec.training.loss_params import all_loss_parameters
+
+    annotations = cls.__dict__.get("__annotations__", {})
+    for name, declared in all_loss_parameters().items():
+        if name not in annotations:
+            _, parameter = declared[0]
+            annotations[name] = parameter.annotation
+            setattr(cls, name, parameter.default)
+    return cls
+
+
 @dataclasses.dataclass
+@_with_loss_fields
 class TrainConfig:
     """Every hyper-parameter of a run. Field names are the flags' names with ``_``."""
 
