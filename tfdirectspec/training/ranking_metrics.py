@@ -8,8 +8,11 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from tfdirectspec.backend import require_tensorflow_backend
 from tfdirectspec.evaluation import full_ranking_metrics
 from tfdirectspec.evaluation.ranking import CI_SUFFIX
+
+require_tensorflow_backend()  # Keras on TensorFlow, or one clear error now
 
 TablesFn = Callable[[keras.Model], tuple[np.ndarray, np.ndarray]]
 
