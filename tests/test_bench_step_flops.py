@@ -33,6 +33,7 @@ def test_matmul_count_matches_the_profiler(bench, batch, dim):
     assert bench.profiler_flops(batch, dim)["matmul"] == bench.step_flops(batch, dim)["matmul"]
 
 
+@pytest.mark.slow
 def test_script_runs_end_to_end(bench, tmp_path):
     out = tmp_path / "flops.json"
     argv = ["--data", "random", "--users", "30", "--items", "40", "--batch-sizes", "8"]

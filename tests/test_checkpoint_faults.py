@@ -25,6 +25,9 @@ from fault_injection import POINTS, parse_point
 from tfdirectspec.training.checkpoint import EpochCheckpoint
 from tfdirectspec.training.run_dir import Run
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).with_name("fault_driver.py")
 EPOCHS = 4

@@ -40,6 +40,7 @@ def test_train_writes_run_directory_and_evaluate_reproduces_it(data_dir, tmp_pat
         assert again[key] == pytest.approx(metrics["test"][key], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model(data_dir, tmp_path):
     for name in ("a", "b"):
         assert _train(data_dir, tmp_path / name, "--loss", "bpr", "--seed", "5") == 0
@@ -127,6 +128,7 @@ def test_malformed_data_names_file_and_line(tmp_path, capsys, content, expected)
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_time_budget_stops_at_an_epoch_boundary_and_evaluates(data_dir, tmp_path):
     out = tmp_path / "run"
     assert _train(data_dir, out, "--epochs", "50", "--time-budget", "1e-6") == 0
@@ -138,6 +140,7 @@ def test_time_budget_stops_at_an_epoch_boundary_and_evaluates(data_dir, tmp_path
     assert metrics["stopped_by_time_budget"] is False and metrics["epochs_run"] == 2
 
 
+@pytest.mark.slow
 def test_grouped_directspec_plus_trains_lightgcn(data_dir, tmp_path):
     out = tmp_path / "run"
     flags = ("--tower", "lightgcn", "--batch-size", "32", "--group-size", "8")

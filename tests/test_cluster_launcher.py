@@ -36,6 +36,9 @@ from tfdirectspec.cli import main
 from tfdirectspec.commands import cluster as cluster_command
 from tfdirectspec.distributed import LocalCluster, Restart, free_ports, tf_config
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The launcher options of every test: quick stops.
 QUICK = {"grace": 2.0}

@@ -121,6 +121,7 @@ def test_main_prints_a_summary(tmp_path, capsys):
 @pytest.mark.skipif(
     not (SHARED / "citeulike" / "train.tsv").is_file(), reason="no ../shared/data/citeulike"
 )
+@pytest.mark.slow
 def test_on_the_shared_citeulike(tmp_path):
     summaries = bdd.build_all(
         SHARED, tmp_path, seed=0, names=("citeulike-dense", "citeulike-resplit")
@@ -132,6 +133,7 @@ def test_on_the_shared_citeulike(tmp_path):
     assert summaries["citeulike-dense"]["density"] > summaries["citeulike-resplit"]["density"]
 
 
+@pytest.mark.slow
 def test_default_source_is_the_library_citeulike(tmp_path, capsys):
     """Without ``--source`` the originals come from ``load_dataset`` (here the embedded one)."""
     assert bdd.main(["--output", str(tmp_path), "--only", "citeulike-resplit"]) == 0

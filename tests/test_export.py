@@ -74,6 +74,7 @@ def _saved_model_cli() -> list[str]:
     return [found]
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_the_signatures(exported):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     shown = subprocess.run(
@@ -365,6 +366,7 @@ def test_zoo_model_reevaluates_to_its_card(card_path):
         assert abs(metrics[name] - value) <= 1e-4, (name, metrics[name], value)
 
 
+@pytest.mark.slow
 def test_lightgcn_export_holds_the_propagated_tables(run_dir, tmp_path):
     config = Run.open(run_dir).metrics()["config"]
     out = tmp_path / "lightgcn"

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -22,6 +22,9 @@ import pytest
 
 from tfdirectspec import backend, cli
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """

@@ -57,6 +57,7 @@ def _dense_and_lazy_runs(
     return dense.numpy(), lazy.numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first_step", [0, 20_000])
 @pytest.mark.parametrize("catch_up_each_step", [False, True])
 def test_catch_up_follows_dense_adam_on_sparse_gradients(catch_up_each_step, first_step):
@@ -158,6 +159,7 @@ def _mf_tables_after_fit(optimizer: keras.optimizers.Optimizer) -> np.ndarray:
     return np.concatenate([t.numpy() for t in model.tables()])
 
 
+@pytest.mark.slow
 def test_mf_training_follows_keras_adam():
     """Through model.fit: batch rows brought up to date before each step, all rows at epoch end."""
     dense = _mf_tables_after_fit(keras.optimizers.Adam(0.01))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 #: Peak resident memory allowed for the training run, in MB.
 PEAK_BOUND_MB = 2500
@@ -26,6 +27,9 @@ _PEAK_OF = (
     "code = subprocess.run(sys.argv[1:]).returncode; "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
 )
+
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
 
 
 def _peak_mb(command: list[str]) -> float:

@@ -69,6 +69,7 @@ def mirrored():
     return tf.distribute.MirroredStrategy(devices)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: repr(loss)[:60])
 def test_mirrored_strategy_matches_single_device(train, loss, mirrored):
     single, single_loss = _fit(train, loss, tf.distribute.get_strategy())
@@ -125,6 +126,7 @@ def test_distributed_batches_give_each_local_replica_its_rows(train, mirrored):
         np.testing.assert_array_equal(np.concatenate(parts), whole[key].numpy())
 
 
+@pytest.mark.slow
 def test_lazy_adam_under_mirrored_strategy_trains_and_catches_up(train, mirrored):
     from tfdirectspec.training.lazy_adam import LazyAdam, LazyAdamCatchUp
 

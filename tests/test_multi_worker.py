@@ -24,6 +24,9 @@ from tfdirectspec.data.samplers import InteractionSampler, shard_rows
 from tfdirectspec.distributed import ClusterSpec, free_ports, tf_config
 from tfdirectspec.errors import InputError
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 JOB = Path(__file__).with_name("multi_worker_job.py")
 #: ``tfdirectspec`` with a kill point installed (``tests/fault_injection.py``).
@@ -104,6 +107,7 @@ def test_bad_cluster_stops_train_before_anything_is_written(
 def test_a_time_budget_is_refused_before_the_cluster_starts(
     data_dir, tmp_path, monkeypatch, capsys
 ):
+
     monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config(["127.0.0.1:1", "127.0.0.1:2"], 1)))
     argv = ["train", "--data-dir", str(data_dir), "--strategy", "multi-worker"]
     assert cli.main([*argv, "--time-budget", "5", "--output", str(tmp_path / "run")]) == 2

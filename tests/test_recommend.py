@@ -131,6 +131,7 @@ def _seen(run: Path) -> set[tuple[int, int]]:
     return {(int(user_ids[u]), int(item_ids[i])) for u, i in zip(seen.row, seen.col, strict=True)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_all_writes_k_rows_per_user_without_seen_items(run_dir, tmp_path, capsys, suffix):
     output = tmp_path / f"recs{suffix}"

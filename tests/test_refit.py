@@ -70,6 +70,7 @@ def test_refit_trains_on_train_union_valid_and_never_on_test(monkeypatch):
         refit(config, data, epochs=0)
 
 
+@pytest.mark.slow
 def test_train_refit_records_the_selection_and_the_refit_test(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--data-dir", str(data_dir), "--output", str(out), "--verbose", "0"]

@@ -18,6 +18,9 @@ from tfdirectspec.training.config import TrainConfig, load_data
 from tfdirectspec.training.run_dir import Run
 from tfdirectspec.training.trainer import build_model, train
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 EPOCHS = 4
 KILL_EPOCH = 2  # zero-based: killed inside the third epoch, after two checkpoints
 

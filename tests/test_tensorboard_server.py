@@ -23,6 +23,9 @@ import pytest
 from tfdirectspec.cli import main
 from tfdirectspec.diagnostics.spectrum_callback import HISTOGRAM_TAG, IMAGE_TAG, SCALAR_TAGS
 
+#: Subprocesses or scale: `pytest -m "not slow"` skips this file (.ci/run runs it).
+pytestmark = pytest.mark.slow
+
 # TensorBoard imports TensorFlow at start-up: allow for a slow, shared machine.
 STARTUP_TIMEOUT = 120.0
 

@@ -183,6 +183,7 @@ def _tune(data_dir, output, *extra):
     return main([*argv, *extra])
 
 
+@pytest.mark.slow
 def test_tune_resumes_without_rerunning_finished_trials(data_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "tune"
     real_train = trainer_module.train

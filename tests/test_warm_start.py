@@ -50,6 +50,7 @@ def test_matches_by_raw_id():
     assert matches(np.array([3]), np.array([], dtype=np.int64)).tolist() == [-1]
 
 
+@pytest.mark.slow
 def test_grown_log_trains_and_reports_what_it_kept(logs, capsys):
     out = logs["root"] / "run_warm"
     argv = ["train", "--data-dir", str(logs["grown"]), *TRAIN, "--output", str(out)]
