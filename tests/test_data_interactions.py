@@ -118,7 +118,7 @@ def test_with_validation_zero_returns_self_and_checks_fraction():
     data = from_pairs(_random_pairs(num_users=5))
     assert data.with_validation(0.0, seed=1) is data
     for bad in (1.0, -0.1, "x"):
-        with pytest.raises(InputError, match="validation fraction"):
+        with pytest.raises(InputError, match="valid_fraction must be"):
             data.with_validation(bad, seed=1)
     with pytest.raises(ValueError, match="already has a validation split"):
         data.with_validation(0.5, seed=1).with_validation(0.5, seed=1)
@@ -150,7 +150,7 @@ def test_split_by_ratio_string_ids_and_edge_cases():
     assert ["b", "x"] in train.tolist()
     train, test = split_by_ratio(pairs, 0.0, seed=0)
     assert len(test) == 0 and train.tolist() == pairs.tolist()
-    with pytest.raises(InputError, match="test fraction"):
+    with pytest.raises(InputError, match="test_fraction must be"):
         split_by_ratio(pairs, 1.0, seed=0)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numbers
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from tfdirectspec.errors import InputError
 
@@ -31,6 +32,10 @@ from tfdirectspec.errors import InputError
 MAX_LAYERS = 10
 #: How LightGCN combines its layers: the mean (LightGCN) or the sum (the DirectSpec authors).
 COMBINATIONS = ("mean", "sum")
+
+
+#: Recommendations per user of an export and of ``recommend`` when ``k`` is not given.
+DEFAULT_K = 20
 
 
 class ParameterError(InputError):
@@ -73,11 +78,20 @@ def check_non_negative(parameter: str, value: float) -> float:
     return value
 
 
-def check_fraction(parameter: str, value: float) -> float:
-    """A share of the data in ``[0, 1)``."""
-    if not 0 <= value < 1:
+def check_fraction(parameter: str, value: Any) -> float:
+    """A share of the data in ``[0, 1)``, as a float.
+
+    Example:
+        >>> check_fraction("test_fraction", "0.2")
+        0.2
+    """
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(parameter, f"must be a number in [0, 1), got {value!r}") from None
+    if not 0 <= share < 1:
         raise ParameterError(parameter, f"must be in [0, 1), got {value}")
-    return value
+    return share
 
 
 def check_choice(parameter: str, value: str, known: Iterable[str]) -> str:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 
 from tfdirectspec.json_output import to_json
-
-DEFAULT_K = 20  # same as tfdirectspec.serving.DEFAULT_K (not imported: no TensorFlow here)
+from tfdirectspec.parameters import DEFAULT_K
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -13,13 +13,12 @@ import scipy.sparse as sp
 from tfdirectspec.data.id_maps import encode_ids
 from tfdirectspec.data.splits import (
     SPLIT_METHODS,
-    check_fraction,
     cutoff_mask,
     holdout_mask,
     latest_mask,
 )
 from tfdirectspec.errors import InputError
-from tfdirectspec.parameters import ParameterError
+from tfdirectspec.parameters import ParameterError, check_fraction
 
 #: File written by :meth:`InteractionData.save_id_maps`.
 ID_MAPS_FILE = "id_maps.npz"
@@ -283,7 +282,7 @@ class InteractionData:
             >>> data.with_validation(0.2, seed=1).summary()["valid"]
             2
         """
-        fraction = check_fraction(fraction, "validation fraction")
+        fraction = check_fraction("valid_fraction", fraction)
         if fraction == 0.0 and cutoff is None:
             return self
         if self.valid.nnz:
@@ -306,7 +305,7 @@ class InteractionData:
             >>> data.with_test_split(0.2, seed=1).summary()["test"]
             2
         """
-        fraction = check_fraction(fraction, "test fraction")
+        fraction = check_fraction("test_fraction", fraction)
         if fraction == 0.0 and cutoff is None:
             return self
         if self.test.nnz:

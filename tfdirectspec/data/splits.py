@@ -4,30 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfdirectspec.errors import InputError
-
-
-def check_fraction(fraction: float, what: str) -> float:
-    """Returns ``fraction`` as a float if it lies in ``[0, 1)``.
-
-    Args:
-        fraction: the share of each user's interactions to hold out.
-        what: a name for the error message, e.g. ``"test fraction"``.
-
-    Raises:
-        InputError: ``fraction`` is not a number in ``[0, 1)``.
-
-    Example:
-        >>> check_fraction(0.2, "test fraction")
-        0.2
-    """
-    try:
-        value = float(fraction)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number in [0, 1), got {fraction!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise InputError(f"{what} must be in [0, 1), got {fraction!r}")
-    return value
+from tfdirectspec.parameters import check_fraction
 
 
 def holdout_mask(groups: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -100,7 +77,7 @@ def split_by_ratio(
         >>> len(train), len(test)
         (4, 1)
     """
-    fraction = check_fraction(test_fraction, "test fraction")
+    fraction = check_fraction("test_fraction", test_fraction)
     pairs = np.asarray(pairs)
     if pairs.size == 0:
         pairs = pairs.reshape(0, 2)

@@ -37,6 +37,7 @@ import tensorflow as tf
 from tfdirectspec.errors import InputError
 from tfdirectspec.evaluation.blocks import DEFAULT_MAX_BLOCK_SCORES, block_rows, hits_and_dcg
 from tfdirectspec.evaluation.sampled import confidence_half_width, sample_positions
+from tfdirectspec.evaluation.tables import as_table
 from tfdirectspec.parameters import check_ks
 
 __all__ = ["CI_SUFFIX", "full_ranking_metrics"]
@@ -54,14 +55,6 @@ def _binary_csr(matrix: sp.spmatrix | sp.sparray, name: str) -> sp.csr_matrix:
     out.eliminate_zeros()
     out.data[:] = 1.0
     return out
-
-
-def _as_table(table, name: str) -> tf.Tensor:
-    """A float32 rank-2 tensor (kept on its device when it already is a tensor)."""
-    table = tf.convert_to_tensor(table)
-    if table.shape.rank != 2:
-        raise InputError(f"{name} must be 2-D [rows, d], got shape {table.shape}")
-    return tf.cast(table, tf.float32) if table.dtype != tf.float32 else table
 
 
 def full_ranking_metrics(
@@ -140,8 +133,8 @@ def full_ranking_metrics(
         if item_table.ndim != 2:
             raise InputError(f"item_table must be 2-D [rows, d], got shape {item_table.shape}")
     else:
-        user_table = _as_table(user_table, "user_table")
-        item_table = _as_table(item_table, "item_table")
+        user_table = as_table(user_table, "user_table", tf.float32)
+        item_table = as_table(item_table, "item_table", tf.float32)
     num_users, dim = user_table.shape
     num_items, item_dim = item_table.shape
     if dim != item_dim:

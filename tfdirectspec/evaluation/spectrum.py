@@ -33,6 +33,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from tfdirectspec.errors import InputError
+from tfdirectspec.evaluation.tables import as_table
 from tfdirectspec.losses.hypersphere import alignment as pair_alignment
 from tfdirectspec.losses.hypersphere import normalize_rows
 from tfdirectspec.losses.hypersphere import uniformity as row_uniformity
@@ -60,17 +61,9 @@ MAX_CONDITION = 1e8
 _CHUNK_ROWS = 65536
 
 
-def _as_table(table, name: str) -> tf.Tensor:
-    """A rank-2 tensor (no copy for a tensor already on its device)."""
-    table = tf.convert_to_tensor(table)
-    if table.shape.rank != 2:
-        raise InputError(f"{name} must be 2-D [rows, d], got shape {table.shape}")
-    return table
-
-
 def gram(table) -> np.ndarray:
     """``tableᵀ table`` in float64, accumulated over row chunks (``d × d``)."""
-    table = _as_table(table, "table")
+    table = as_table(table, "table")
     result = tf.zeros([table.shape[1], table.shape[1]], tf.float64)
     for start in range(0, table.shape[0], _CHUNK_ROWS):
         chunk = tf.cast(table[start : start + _CHUNK_ROWS], tf.float64)
@@ -100,7 +93,7 @@ def singular_values(table) -> np.ndarray:
         >>> singular_values(np.diag([3.0, 1.0, 2.0])).round(6).tolist()
         [3.0, 2.0, 1.0]
     """
-    table = _as_table(table, "table")
+    table = as_table(table, "table")
     return singular_values_from_gram(gram(table), table.shape[0])
 
 
@@ -260,7 +253,7 @@ class SpectrumStats:
 
 
 def _checked_pair(users, items) -> tuple[tf.Tensor, tf.Tensor]:
-    users, items = _as_table(users, "user_table"), _as_table(items, "item_table")
+    users, items = as_table(users, "user_table"), as_table(items, "item_table")
     if users.shape[1] != items.shape[1]:
         raise InputError(
             f"user_table and item_table widths differ ({users.shape[1]} and {items.shape[1]})"

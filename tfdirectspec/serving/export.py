@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from tfdirectspec.errors import InputError
 from tfdirectspec.json_output import to_json
-from tfdirectspec.parameters import ParameterError, check_ks
+from tfdirectspec.parameters import DEFAULT_K, ParameterError, check_ks
 from tfdirectspec.serving import warmup as warmup_lib
 from tfdirectspec.serving.fold_in import DEFAULT_L2, FOLD_IN_METHODS
 from tfdirectspec.serving.module import SIGNATURES, ExportTables, build_module, id_dtype_name
@@ -44,8 +44,6 @@ from tfdirectspec.serving.warmup import WARMUP_FILE
 ASSETS_EXTRA = "assets.extra"
 #: Export info file inside ``assets.extra``.
 INFO_FILE = "tfdirectspec.json"
-#: Default number of recommendations per user.
-DEFAULT_K = 20
 #: Version of the export info format.
 INFO_FORMAT = 1
 

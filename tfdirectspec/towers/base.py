@@ -41,6 +41,22 @@ class EmbeddingTower(keras.layers.Layer):
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
 
+    def add_embedding_tables(self, seed: int | None) -> None:
+        """Creates ``user_embeddings`` ``[U, d]`` and ``item_embeddings`` ``[I, d]``.
+
+        Glorot-uniform (the authors' initialisation), the user table seeded with ``seed``
+        and the item table with ``seed + 1`` (both unseeded when ``seed`` is None).
+        """
+        for side, rows, offset in (("user", self.num_users, 0), ("item", self.num_items, 1)):
+            table = self.add_weight(
+                name=f"{side}_embeddings",
+                shape=(rows, self.embedding_dim),
+                initializer=keras.initializers.GlorotUniform(
+                    seed=None if seed is None else seed + offset
+                ),
+            )
+            setattr(self, f"{side}_embeddings", table)
+
     def tables(self, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(user_table, item_table)`` of shapes ``[U, d]`` and ``[I, d]``."""
         raise NotImplementedError

@@ -99,16 +99,7 @@ class LightGCNTower(EmbeddingTower):
         # XLA has no sparse matmul kernel: this makes Keras resolve
         # compile(jit_compile="auto" or True) to False for models holding the tower.
         self.supports_jit = False
-        self.user_embeddings = self.add_weight(
-            name="user_embeddings",
-            shape=(self.num_users, self.embedding_dim),
-            initializer=keras.initializers.GlorotUniform(seed=seed),
-        )
-        self.item_embeddings = self.add_weight(
-            name="item_embeddings",
-            shape=(self.num_items, self.embedding_dim),
-            initializer=keras.initializers.GlorotUniform(seed=None if seed is None else seed + 1),
-        )
+        self.add_embedding_tables(seed)
         # (user, item) pairs of R̂ in row-major order. int64 because that is what
         # the COO -> CSR conversion takes; int32 would save 6 MB on Gowalla but
         # cost a cast in every step.

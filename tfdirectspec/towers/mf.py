@@ -42,18 +42,7 @@ class MFTower(EmbeddingTower):
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, **kwargs)
         self.seed = seed
-        user_seed = None if seed is None else seed
-        item_seed = None if seed is None else seed + 1
-        self.user_embeddings = self.add_weight(
-            name="user_embeddings",
-            shape=(self.num_users, self.embedding_dim),
-            initializer=keras.initializers.GlorotUniform(seed=user_seed),
-        )
-        self.item_embeddings = self.add_weight(
-            name="item_embeddings",
-            shape=(self.num_items, self.embedding_dim),
-            initializer=keras.initializers.GlorotUniform(seed=item_seed),
-        )
+        self.add_embedding_tables(seed)
 
     def tables(self, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         return self.user_embeddings.value, self.item_embeddings.value
