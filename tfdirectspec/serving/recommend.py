@@ -65,13 +65,7 @@ def recommend(
     """
     version_dir = resolve_version_dir(model)
     info = read_info(version_dir)
-    if k is None:
-        k = min(10, info["k"])
-    k = check_ks(k, parameter="k")[0]
-    if k > info["k"]:
-        raise ParameterError(
-            "k", f"{k} exceeds the export's K={info['k']} (re-export with k >= {k})"
-        )
+    k = _served_k(k, info)
     ids = parse_ids(users, info["user_id_dtype"])
     served = tf.saved_model.load(str(version_dir))
     dtype = tf.int64 if info["user_id_dtype"] == "int64" else tf.string
@@ -135,13 +129,7 @@ def recommend_for_items(
             f"{version_dir} has no recommend_for_items signature (exported by an older "
             "version; export the run again)",
         )
-    if k is None:
-        k = min(10, info["k"])
-    k = check_ks(k, parameter="k")[0]
-    if k > info["k"]:
-        raise ParameterError(
-            "k", f"{k} exceeds the export's K={info['k']} (re-export with k >= {k})"
-        )
+    k = _served_k(k, info)
     ids = parse_ids(items, info["item_id_dtype"], parameter="items")
     served = tf.saved_model.load(str(version_dir))
     dtype = tf.int64 if info["item_id_dtype"] == "int64" else tf.string
@@ -155,3 +143,15 @@ def recommend_for_items(
         "items": [_plain_id(v) for v in out["item_ids"].numpy()[0, :k].tolist()],
         "scores": [float(v) for v in out["scores"].numpy()[0, :k]],
     }
+
+
+def _served_k(k: int | None, info: dict) -> int:
+    """``k`` checked against the export's K (default: 10, or K if smaller)."""
+    if k is None:
+        k = min(10, info["k"])
+    k = check_ks(k, parameter="k")[0]
+    if k > info["k"]:
+        raise ParameterError(
+            "k", f"{k} exceeds the export's K={info['k']} (re-export with k >= {k})"
+        )
+    return k
