@@ -28,7 +28,7 @@ from tfdirectspec.tuning.space import (
     losses_with_space,
     space_path,
 )
-from tfdirectspec.tuning.tuner import config_toml
+from tfdirectspec.tuning.toml_writer import config_toml
 
 # ---- search spaces ---------------------------------------------------------------------------
 
@@ -362,7 +362,7 @@ def test_the_oracle_alternates_random_draws_and_steps_from_the_best(monkeypatch,
     import keras_tuner
 
     from tfdirectspec.tuning import local_search
-    from tfdirectspec.tuning.tuner import recipe_first_oracle
+    from tfdirectspec.tuning.oracle import recipe_first_oracle
 
     calls = []
 

@@ -60,7 +60,13 @@ def add_data_flags(
     each is a :class:`~tfdirectspec.training.TrainConfig` key (:data:`DATA_FLAGS`), so a
     run's ``config.json`` reads its data again the same way. Not given = ``None``.
     """
-    from tfdirectspec.training.config import ID_TYPES, SPLITS
+    _add_source_flags(parser)
+    _add_split_flags(parser, valid_help, valid_default)
+
+
+def _add_source_flags(parser: argparse.ArgumentParser) -> None:
+    """Which data, and how its files are read: columns, id type, header."""
+    from tfdirectspec.training.config import ID_TYPES
 
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--dataset", help="a dataset by name (default: citeulike, embedded)")
@@ -95,6 +101,14 @@ def add_data_flags(
         default=None,
         help="the first line of CSV/TSV files is data",
     )
+
+
+def _add_split_flags(
+    parser: argparse.ArgumentParser, valid_help: str, valid_default: float | None
+) -> None:
+    """How the data is split into train, test and validation."""
+    from tfdirectspec.training.config import SPLITS
+
     parser.add_argument(
         "--split",
         choices=SPLITS,

@@ -20,17 +20,35 @@ EXIT_FAILED = 1
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from tfdirectspec.training.config import LOSSES, OPTIMIZERS, SAMPLERS, TOWERS
-
     p = sub.add_parser("train", help="train a model and evaluate it")
     add_data_flags(
         p, valid_help="validation share of each user's train items (0 = authors' protocol)"
     )
+    # The groups in the order `--help` lists them (and a --resume error names the first).
+    _add_model_flags(p)
+    _add_optimisation_flags(p)
+    _add_evaluation_flags(p)
+    _add_run_control_flags(p)
+    _add_run_dir_flags(p)
+    _add_execution_flags(p)
+    _add_diagnostic_flags(p)
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """``--config`` and the model: tower, LightGCN propagation, loss."""
+    from tfdirectspec.training.config import LOSSES, TOWERS
+
     p.add_argument("--config", help="a TOML file of training keys (overrides the zoo entry)")
     p.add_argument("--tower", choices=TOWERS)
     p.add_argument("--layers", type=int, help="LightGCN propagation layers")
     p.add_argument("--combination", choices=("mean", "sum"), help="LightGCN layer combination")
     p.add_argument("--loss", choices=LOSSES)
+
+
+def _add_optimisation_flags(p: argparse.ArgumentParser) -> None:
+    """Epochs, batches, embedding size, optimiser and the losses' hyper-parameters, seed."""
+    from tfdirectspec.training.config import OPTIMIZERS, SAMPLERS
+
     p.add_argument("--epochs", type=int, help="epochs (ials: ALS iterations; ease: one fit)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--dim", type=int, help="embedding size (ials: factors)")
@@ -40,6 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_loss_flags(p)  # --alpha, --tau, --reg, ...: from the loss classes
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--seed", type=int)
+
+
+def _add_evaluation_flags(p: argparse.ArgumentParser) -> None:
+    """When and on what the run evaluates: period, cut-offs, user sample, test curves."""
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
     p.add_argument("--ks", type=int, nargs="+", help="cut-offs K (default 10 20)")
     p.add_argument(
@@ -55,6 +77,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="also log test metrics at each evaluation (curves only)",
     )
+
+
+def _add_run_control_flags(p: argparse.ArgumentParser) -> None:
+    """The other training keys: budget, filter blocks, patience, steps, threads, warm start."""
     p.add_argument(
         "--time-budget",
         type=float,
@@ -79,6 +105,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="start from a finished run's rows for the users and items it knew (matched by "
         "raw id; new ones start fresh): a model that grows with its log",
     )
+
+
+def _add_run_dir_flags(p: argparse.ArgumentParser) -> None:
+    """Where the run goes (``--output``, ``--overwrite``, ``--resume``), ``--refit``, verbosity."""
     add_output_flags(
         p,
         output="run directory to write (default runs/<name>-<time>)",
@@ -92,7 +122,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "epochs and report that model's test metrics (needs --valid-fraction > 0)",
     )
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None)
-    # Execution (not training keys: see EXECUTION_FLAGS).
+
+
+def _add_execution_flags(p: argparse.ArgumentParser) -> None:
+    """Execution (not training keys: see EXECUTION_FLAGS)."""
     p.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -106,7 +139,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"multi-worker: how long every peer may take to come up "
         f"(default {DEFAULT_CLUSTER_TIMEOUT:g})",
     )
-    # Diagnostics (not training keys: see DIAGNOSTIC_FLAGS).
+
+
+def _add_diagnostic_flags(p: argparse.ArgumentParser) -> None:
+    """Diagnostics (not training keys: see DIAGNOSTIC_FLAGS)."""
     p.add_argument(
         "--no-spectrum",
         action="store_true",
@@ -165,10 +201,38 @@ def resolve_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfdirectspec.training.run_dir import Run
-
     # Reads and checks the data, the cluster and the output before TensorFlow loads:
     # bad input fails in a moment, on every worker alike, with nothing written.
+    config, data, read_seconds = _checked_inputs(args)
+    strategy_name, timeout, cluster = _cluster_of(args, config)
+    chief = cluster is None or cluster.is_chief
+    target = _checked_target(args, config)
+
+    from tfdirectspec.distributed.strategies import make_strategy
+
+    strategy = make_strategy(strategy_name, timeout)
+    with contextlib.ExitStack() as cleanup:
+        run_dir = _open_run_dir(args, target, chief, cleanup)
+        checkpoint = None
+        try:
+            if not args.resume:
+                run_dir.write_config(config)  # what `--resume` continues with
+            from tfdirectspec.training.checkpoint import EpochCheckpoint
+
+            # Atomic epoch-end checkpoints (weights, optimizer state, epoch). They make a
+            # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
+            # continues with the batches an uninterrupted run would have drawn.
+            checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
+            result = _train(args, config, data, run_dir, checkpoint, strategy, chief, read_seconds)
+        except BaseException as error:
+            if _interrupted(error, run_dir, checkpoint, target, cluster, chief):
+                return EXIT_FAILED
+            raise
+    return _report(result, run_dir, chief)
+
+
+def _checked_inputs(args: argparse.Namespace):
+    """The run's config and data, checked; and the seconds reading the data took."""
     if args.eval_users is not None:
         # 0 means "all users" in a config file; as a flag it can only be a mistake.
         check_positive("eval_users", args.eval_users)
@@ -186,60 +250,71 @@ def run(args: argparse.Namespace) -> int:
         from tfdirectspec.training.refit import check_refit
 
         check_refit(config)
+    return config, data, read_seconds
+
+
+def _cluster_of(args: argparse.Namespace, config):
+    """The strategy's name, the cluster timeout, and the cluster (multi-worker only)."""
     strategy_name = args.strategy or "default"
     timeout = DEFAULT_CLUSTER_TIMEOUT if args.cluster_timeout is None else args.cluster_timeout
     check_positive("cluster_timeout", timeout)
     cluster = ClusterSpec.from_env() if strategy_name == "multi-worker" else None
     if cluster is not None:
         check_multi_worker(config.time_budget)
-    chief = cluster is None or cluster.is_chief
+    return strategy_name, timeout, cluster
+
+
+def _checked_target(args: argparse.Namespace, config) -> str:
+    """The run directory: ``--resume DIR`` (an interrupted run) or a new ``--output``."""
+    from tfdirectspec.training.run_dir import Run
+
     default = f"runs/{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     target = args.resume or args.output or default
     if args.resume:
         Run.resume(target)
     else:
         Run.check_target(target, overwrite=args.overwrite)
+    return target
 
-    from tfdirectspec.distributed.strategies import make_strategy
 
-    strategy = make_strategy(strategy_name, timeout)
-    with contextlib.ExitStack() as cleanup:
-        if chief:
-            run_dir = Run.resume(target) if args.resume else Run.create(target, args.overwrite)
-        else:
-            # Only the chief writes the run; this worker keeps its state in a private copy.
-            scratch = tempfile.mkdtemp(prefix="tfdirectspec-worker-")
-            cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
-            run_dir = Run.worker_copy(target, scratch, resume=bool(args.resume))
-        checkpoint = None
-        try:
-            if not args.resume:
-                run_dir.write_config(config)  # what `--resume` continues with
-            from tfdirectspec.training.checkpoint import EpochCheckpoint
+def _open_run_dir(args: argparse.Namespace, target: str, chief: bool, cleanup):
+    """The chief's run directory; another worker's private copy (removed by ``cleanup``)."""
+    from tfdirectspec.training.run_dir import Run
 
-            # Atomic epoch-end checkpoints (weights, optimizer state, epoch). They make a
-            # resumed run exact: the sampler is stateless, so train(initial_epoch=...)
-            # continues with the batches an uninterrupted run would have drawn.
-            checkpoint = EpochCheckpoint(run_dir.checkpoint_dir)
-            result = _train(args, config, data, run_dir, checkpoint, strategy, chief, read_seconds)
-        except BaseException as error:
-            resumable = checkpoint is not None and checkpoint.completed_epochs() > 0
-            if chief and not resumable:
-                run_dir.abort()
-            then = (
-                f"continue it with: tfdirectspec train --resume {target}"
-                if resumable
-                else "nothing to resume"
-            )
-            if cluster is not None and _peer_failure(error):
-                # The usual end of a worker whose peer died: one line, not a traceback.
-                reason = _peer_failure_reason(error)
-                print(f"tfdirectspec: a worker of the cluster failed ({reason}); {then}",
-                      file=sys.stderr)  # fmt: skip
-                return EXIT_FAILED
-            if chief and resumable:
-                print(f"tfdirectspec: run interrupted; {then}", file=sys.stderr)
-            raise
+    if chief:
+        return Run.resume(target) if args.resume else Run.create(target, args.overwrite)
+    # Only the chief writes the run; this worker keeps its state in a private copy.
+    scratch = tempfile.mkdtemp(prefix="tfdirectspec-worker-")
+    cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+    return Run.worker_copy(target, scratch, resume=bool(args.resume))
+
+
+def _interrupted(error: BaseException, run_dir, checkpoint, target, cluster, chief) -> bool:
+    """Cleans up after a failed run and says how; True: a peer failed (exit, no traceback).
+
+    Without a checkpoint to resume from, the chief removes the run directory.
+    """
+    resumable = checkpoint is not None and checkpoint.completed_epochs() > 0
+    if chief and not resumable:
+        run_dir.abort()
+    then = (
+        f"continue it with: tfdirectspec train --resume {target}"
+        if resumable
+        else "nothing to resume"
+    )
+    if cluster is not None and _peer_failure(error):
+        # The usual end of a worker whose peer died: one line, not a traceback.
+        reason = _peer_failure_reason(error)
+        print(f"tfdirectspec: a worker of the cluster failed ({reason}); {then}",
+              file=sys.stderr)  # fmt: skip
+        return True
+    if chief and resumable:
+        print(f"tfdirectspec: run interrupted; {then}", file=sys.stderr)
+    return False
+
+
+def _report(result, run_dir, chief: bool) -> int:
+    """Prints the run's summary (the chief) or why training stopped; the exit status."""
     if result.failure:
         print(f"tfdirectspec: training stopped: {result.failure}", file=sys.stderr)
         return EXIT_FAILED

@@ -169,7 +169,7 @@ def new_settings(args: argparse.Namespace, data):
     from tfdirectspec.training.config import TrainConfig
     from tfdirectspec.training.recipes import resolve_config
     from tfdirectspec.training.zoo import entry_name
-    from tfdirectspec.tuning import tuner
+    from tfdirectspec.tuning import settings as tune_settings
     from tfdirectspec.tuning.space import load_space, space_path
 
     if not args.valid_fraction or args.valid_fraction <= 0:
@@ -207,7 +207,9 @@ def new_settings(args: argparse.Namespace, data):
         )
         base[loss] = config.check_complete()
     max_trials = args.max_trials or (BUDGET_MAX_TRIALS if args.time_budget else DEFAULT_MAX_TRIALS)
-    return tuner.new_settings(spaces, base, max_trials, args.seed, args.patience, args.min_peers)
+    return tune_settings.new_settings(
+        spaces, base, max_trials, args.seed, args.patience, args.min_peers
+    )
 
 
 def _data_of(args: argparse.Namespace):
@@ -229,37 +231,77 @@ def run(args: argparse.Namespace) -> int:
 
     if args.time_budget is not None and args.time_budget < 0:
         raise InputError(f"--time-budget must be >= 0 minutes, got {args.time_budget}")
-    if args.resume:
-        given = [
-            k
-            for k, v in vars(args).items()
-            if k not in RESUME_FLAGS and v is not None and v != _SEARCH_DEFAULTS.get(k)
-        ]
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise InputError(f"--resume continues the saved search; drop {flag}")
-        output = Path(args.resume)
-        settings = tuner.read_settings(output)
-        if args.max_trials is not None:
-            if args.max_trials <= 0:
-                raise InputError(f"--max-trials must be positive, got {args.max_trials}")
-            settings.max_trials = args.max_trials
-    else:
-        settings = new_settings(args, _data_of(args))
-        output = Path(args.output or f"runs/tune-{time.strftime('%Y%m%d-%H%M%S')}")
-        if output.exists():
-            if not args.overwrite:
-                raise InputError(
-                    f"--output: {output} exists (use --resume {output} to continue it, "
-                    "or --overwrite to replace it)"
-                )
-            import shutil
-
-            shutil.rmtree(output)
+    settings, output = _resumed_tune(args) if args.resume else _new_tune(args)
 
     from tfdirectspec.training.config import load_data
 
     data = load_data(settings.config(settings.losses[0]))
+    _print_start(args, settings, data, output)
+    result = tuner.run_tune(
+        output,
+        settings,
+        data,
+        time_budget=args.time_budget or 0.0,
+        resume=bool(args.resume),
+        refit=not args.no_refit,
+        verbose=args.verbose,
+        log=lambda line: print(line, file=sys.stderr),
+        started=started,
+    )
+    from tfdirectspec.tuning.tables import format_table
+
+    print(format_table((output / tuner.TABLE_FILE).read_text()))
+    if result.best is None:
+        print("tfdirectspec: no trial produced a validation result", file=sys.stderr)
+        return 1
+    print(to_json(_summary(result, output), indent=2))
+    return 0
+
+
+def _resumed_tune(args: argparse.Namespace):
+    """``--resume DIR``: the saved settings (with a new ``--max-trials``) and ``DIR``."""
+    from tfdirectspec.errors import InputError
+    from tfdirectspec.tuning.settings import read_settings
+
+    given = [
+        k
+        for k, v in vars(args).items()
+        if k not in RESUME_FLAGS and v is not None and v != _SEARCH_DEFAULTS.get(k)
+    ]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise InputError(f"--resume continues the saved search; drop {flag}")
+    output = Path(args.resume)
+    settings = read_settings(output)
+    if args.max_trials is not None:
+        if args.max_trials <= 0:
+            raise InputError(f"--max-trials must be positive, got {args.max_trials}")
+        settings.max_trials = args.max_trials
+    return settings, output
+
+
+def _new_tune(args: argparse.Namespace):
+    """A new tune: its settings from the flags, and its folder (an old one removed with
+    ``--overwrite``)."""
+    import shutil
+    import time
+
+    from tfdirectspec.errors import InputError
+
+    settings = new_settings(args, _data_of(args))
+    output = Path(args.output or f"runs/tune-{time.strftime('%Y%m%d-%H%M%S')}")
+    if output.exists():
+        if not args.overwrite:
+            raise InputError(
+                f"--output: {output} exists (use --resume {output} to continue it, "
+                "or --overwrite to replace it)"
+            )
+        shutil.rmtree(output)
+    return settings, output
+
+
+def _print_start(args: argparse.Namespace, settings, data, output: Path) -> None:
+    """The line on stderr that says what the tune compares, on what, for how long."""
     print(
         f"tune: {', '.join(settings.losses)} on {data.name or 'data'} "
         f"({data.num_train} train / {data.num_valid} valid interactions), "
@@ -272,22 +314,12 @@ def run(args: argparse.Namespace) -> int:
         + f" -> {output}",
         file=sys.stderr,
     )
-    result = tuner.run_tune(
-        output,
-        settings,
-        data,
-        time_budget=args.time_budget or 0.0,
-        resume=bool(args.resume),
-        refit=not args.no_refit,
-        verbose=args.verbose,
-        log=lambda line: print(line, file=sys.stderr),
-        started=started,
-    )
-    table = (output / tuner.TABLE_FILE).read_text()
-    print(tuner.format_table(table))
-    if result.best is None:
-        print("tfdirectspec: no trial produced a validation result", file=sys.stderr)
-        return 1
+
+
+def _summary(result, output: Path) -> dict:
+    """What the command prints: the winner, its validation metrics and its refit's test."""
+    from tfdirectspec.tuning import tuner
+
     summary = {
         "output": str(output),
         "best_trial": result.best.trial_id,
@@ -300,5 +332,4 @@ def run(args: argparse.Namespace) -> int:
     if result.refit_metrics is not None:
         summary["refit"] = str(output / tuner.REFIT_DIR)
         summary["test"] = result.refit_metrics["test"]
-    print(to_json(summary, indent=2))
-    return 0
+    return summary

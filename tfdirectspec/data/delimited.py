@@ -115,30 +115,48 @@ def read_delimited(
         raise InputError(f"{path}: no interactions")
     where = _Locator(path, buf, layout, dropped)
     if not isinstance(users, np.ndarray):
-        # (row, column, problem): the earliest row is reported, on a row its user first.
-        bad: list[tuple[int, int, str]] = []
-        for k, (role, column) in enumerate((("user", users), ("item", items))):
-            empty = _first_empty(column)
-            if empty is not None:
-                bad.append((empty, k, f"empty {role} id"))
-            row = first_bad_int(column) if id_type == "int" else None
-            if row is not None and column[row].as_py().strip():
-                shown = _shown(column[row].as_py())
-                bad.append((row, k, f"{role} id {shown!r} is not a non-negative integer"))
-        if bad:
-            row, _, problem = min(bad)
-            raise InputError(f"{where.line(row)}: {problem}")
-        users, items = typed_ids(users, id_type), typed_ids(items, id_type)
-    seconds = None
-    if times is not None:
-        seconds = epoch_seconds(times)
-        if seconds is None:
-            row = first_bad_time(times)
-            raise InputError(
-                f"{where.line(row)}: time {_shown(times[row].as_py())!r} is not epoch seconds "
-                "or ISO 8601 (or the column mixes the two)"
-            )
+        users, items = _checked_text_ids(users, items, id_type, where)
+    seconds = None if times is None else _checked_seconds(times, where)
     return LogColumns(users, items, seconds)
+
+
+def _checked_text_ids(users, items, id_type: str, where: _Locator) -> tuple[Any, Any]:
+    """Text id columns, checked (no empty id; with ``"int"``, integers) and typed.
+
+    Raises:
+        InputError: naming the line of the earliest bad id (on a line, its user first).
+    """
+    # (row, column, problem): the earliest row is reported, on a row its user first.
+    bad: list[tuple[int, int, str]] = []
+    for k, (role, column) in enumerate((("user", users), ("item", items))):
+        empty = _first_empty(column)
+        if empty is not None:
+            bad.append((empty, k, f"empty {role} id"))
+        row = first_bad_int(column) if id_type == "int" else None
+        if row is not None and column[row].as_py().strip():
+            shown = _shown(column[row].as_py())
+            bad.append((row, k, f"{role} id {shown!r} is not a non-negative integer"))
+    if bad:
+        row, _, problem = min(bad)
+        raise InputError(f"{where.line(row)}: {problem}")
+    return typed_ids(users, id_type), typed_ids(items, id_type)
+
+
+def _checked_seconds(times, where: _Locator) -> np.ndarray:
+    """The time column in epoch seconds.
+
+    Raises:
+        InputError: naming the line of the first time that is neither epoch seconds nor
+            ISO 8601 (or of a column that mixes the two).
+    """
+    seconds = epoch_seconds(times)
+    if seconds is None:
+        row = first_bad_time(times)
+        raise InputError(
+            f"{where.line(row)}: time {_shown(times[row].as_py())!r} is not epoch seconds "
+            "or ISO 8601 (or the column mixes the two)"
+        )
+    return seconds
 
 
 def has_header(

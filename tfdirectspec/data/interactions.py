@@ -180,24 +180,10 @@ class InteractionData:
         csr = sp.csr_matrix(matrix, dtype=np.float32)
         csr.eliminate_zeros()
         rows, cols = csr.shape
-        ordered = []
-        for label, ids, size in (("user_ids", user_ids, rows), ("item_ids", item_ids, cols)):
-            ids = np.arange(size, dtype=np.int64) if ids is None else np.asarray(ids)
-            if ids.ndim != 1 or len(ids) != size:
-                raise InputError(f"{label}: expected {size} ids, got shape {ids.shape}")
-            if ids.dtype.kind not in "iuUSO":
-                raise InputError(f"{label}: ids must be integers or strings, got {ids.dtype}")
-            ids = ids.astype(np.int64) if ids.dtype.kind in "iu" else ids.astype(str)
-            if len(np.unique(ids)) != size:
-                raise InputError(f"{label}: ids repeat")
-            ordered.append(np.argsort(ids, kind="stable"))
-            ids = ids[ordered[-1]]
-            if label == "user_ids":
-                sorted_users = ids
-            else:
-                sorted_items = ids
+        user_order, sorted_users = _sorted_axis_ids("user_ids", user_ids, rows)
+        item_order, sorted_items = _sorted_axis_ids("item_ids", item_ids, cols)
         # Every id stays, interactions or not; rows and columns follow the sorted ids.
-        train = sp.csr_matrix(csr[ordered[0]][:, ordered[1]])
+        train = sp.csr_matrix(csr[user_order][:, item_order])
         train.sum_duplicates()
         train.data[:] = 1.0
         train.sort_indices()
@@ -493,6 +479,7 @@ def from_pairs(
     return from_columns(train, test, valid, name=name)
 
 
+# Long by its docstring only: the body is one pass over the three splits.
 def from_columns(
     train: tuple[Any, Any],
     test: tuple[Any, Any] | None = None,
@@ -563,6 +550,24 @@ def from_columns(
         test_time=times[1],
         valid_time=times[2],
     )
+
+
+def _sorted_axis_ids(label: str, ids: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts one axis's raw ids (default ``0..size-1``), and the sorted ids.
+
+    Raises:
+        InputError: not ``size`` ids, ids neither integers nor strings, or repeated ids.
+    """
+    ids = np.arange(size, dtype=np.int64) if ids is None else np.asarray(ids)
+    if ids.ndim != 1 or len(ids) != size:
+        raise InputError(f"{label}: expected {size} ids, got shape {ids.shape}")
+    if ids.dtype.kind not in "iuUSO":
+        raise InputError(f"{label}: ids must be integers or strings, got {ids.dtype}")
+    ids = ids.astype(np.int64) if ids.dtype.kind in "iu" else ids.astype(str)
+    if len(np.unique(ids)) != size:
+        raise InputError(f"{label}: ids repeat")
+    order = np.argsort(ids, kind="stable")
+    return order, ids[order]
 
 
 def _as_columns(split: tuple[Any, Any] | None, label: str) -> tuple[Any, Any]:

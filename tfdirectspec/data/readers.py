@@ -111,6 +111,7 @@ def read_columns(
     return log.users, log.items
 
 
+# Long by its docstring only (the errors it raises): the body dispatches on the format.
 def read_log(
     path: str | os.PathLike,
     fmt: str = "auto",

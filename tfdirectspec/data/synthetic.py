@@ -153,6 +153,7 @@ def _check(pairs: int, rank: int, users: int, items: int, test_fraction: float, 
         raise ParameterError("id_type", f"must be one of {', '.join(ID_TYPES)}, got {id_type!r}")
 
 
+# Long by its docstring only: the body is the generator's one straight path of draws.
 def synthesize(
     pairs: int,
     seed: int = 0,

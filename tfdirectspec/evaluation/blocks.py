@@ -128,6 +128,7 @@ def _block_keys(matrix: sp.csr_matrix, start: int, stop: int, num_items: int) ->
     return pairs[:, 0] * num_items + pairs[:, 1]
 
 
+# Long by its docstring only: the body is one loop over the blocks of users.
 def hits_and_dcg(
     user_table: tf.Tensor,
     item_table: tf.Tensor,

@@ -57,6 +57,7 @@ def _binary_csr(matrix: sp.spmatrix | sp.sparray, name: str) -> sp.csr_matrix:
     return out
 
 
+# Long by its docstring only (the metrics' contract): the stages are helpers below.
 def full_ranking_metrics(
     user_table,
     item_table,
@@ -125,8 +126,41 @@ def full_ranking_metrics(
         >>> m["users_sampled"], m["users_evaluated"], m["recall@1"], m["recall@1_ci95"]
         (2, 2, 1.0, 0.0)
     """
-    # A sparse user table (EASE: a user's interaction row x_u, scored x_u · B) stays
-    # sparse: hits_and_dcg densifies one block of users at a time.
+    user_table, item_table = _checked_tables(user_table, item_table)
+    num_users, num_items = user_table.shape[0], item_table.shape[0]
+    test, exclude = _checked_matrices(test, exclude, num_users, num_items)
+    k_list = check_ks(ks, num_items)
+    rows_per_block = block_rows(num_items, batch_size, max_block_scores)
+
+    n_test = np.diff(test.indptr)
+    candidates = np.flatnonzero(n_test > 0)
+    population = int(candidates.size)
+    users = candidates[sample_positions(population, sample_users, seed)]
+    names = ("recall", "ndcg", "precision", "hitrate") + (("recall_trunc",) if extras else ())
+    if population == 0:
+        return _counts(_no_users(names, k_list, sample_users), 0, num_users, sample_users)
+
+    # Only the ranked users' rows are ever touched from here on: the exclusions are cut
+    # to them before any copy (a sample of users then costs its rows, not all pairs).
+    test_rows = test[users]
+    masked_rows = _masked_rows(exclude, users, num_items)
+    n_test = n_test[users].astype(np.float64)
+    hits, dcg = hits_and_dcg(
+        user_table, item_table, users, test_rows, masked_rows, k_list, rows_per_block
+    )
+    per_user = _per_user(hits, dcg, n_test, k_list, extras)
+    n_ranked = int(users.size)
+    result = _means(per_user, names, k_list, n_ranked, sample_users, population)
+    return _counts(result, population, num_users, sample_users, n_ranked)
+
+
+def _checked_tables(user_table, item_table) -> tuple:
+    """The tables as the ranking takes them, their widths checked.
+
+    A sparse user table (EASE: a user's interaction row x_u, scored x_u · B) stays
+    sparse, with a float32 NumPy item table: hits_and_dcg densifies one block of users
+    at a time. Otherwise both become float32 tensors.
+    """
     if sp.issparse(user_table):
         user_table = sp.csr_matrix(user_table, dtype=np.float32)
         item_table = np.asarray(item_table, dtype=np.float32)  # no copy of a float32 array
@@ -135,10 +169,14 @@ def full_ranking_metrics(
     else:
         user_table = as_table(user_table, "user_table", tf.float32)
         item_table = as_table(item_table, "item_table", tf.float32)
-    num_users, dim = user_table.shape
-    num_items, item_dim = item_table.shape
+    dim, item_dim = user_table.shape[1], item_table.shape[1]
     if dim != item_dim:
         raise InputError(f"user_table and item_table widths differ ({dim} and {item_dim})")
+    return user_table, item_table
+
+
+def _checked_matrices(test, exclude, num_users: int, num_items: int) -> tuple[sp.csr_matrix, list]:
+    """``test`` as a binary CSR and ``exclude`` as a list, both checked to be ``U × I``."""
     test = _binary_csr(test, "test")
     if test.shape != (num_users, num_items):
         raise InputError(
@@ -156,35 +194,33 @@ def full_ranking_metrics(
                 f"exclude[{j}] matrix is {matrix.shape[0]}x{matrix.shape[1]} but the tables "
                 f"have {num_users} users and {num_items} items"
             )
-    k_list = check_ks(ks, num_items)
-    rows_per_block = block_rows(num_items, batch_size, max_block_scores)
+    return test, exclude
 
-    n_test = np.diff(test.indptr)
-    candidates = np.flatnonzero(n_test > 0)
-    population = int(candidates.size)
-    users = candidates[sample_positions(population, sample_users, seed)]
-    names = ("recall", "ndcg", "precision", "hitrate") + (("recall_trunc",) if extras else ())
+
+def _no_users(names: Sequence[str], k_list: list[int], sample_users: int | None) -> dict:
+    """Every metric NaN (and its half-width, when sampled): no user has a test item."""
     result: dict[str, float] = {}
-    if population == 0:
-        for k in k_list:
-            for name in names:
-                result[f"{name}@{k}"] = float("nan")
-                if sample_users is not None:
-                    result[f"{name}@{k}{CI_SUFFIX}"] = float("nan")
-        return _counts(result, 0, num_users, sample_users)
+    for k in k_list:
+        for name in names:
+            result[f"{name}@{k}"] = float("nan")
+            if sample_users is not None:
+                result[f"{name}@{k}{CI_SUFFIX}"] = float("nan")
+    return result
 
-    # Only the ranked users' rows are ever touched from here on: the exclusions are cut
-    # to them before any copy (a sample of users then costs its rows, not all pairs).
-    test_rows = test[users]
+
+def _masked_rows(exclude: list, users: np.ndarray, num_items: int) -> sp.csr_matrix:
+    """The union of the exclusions' rows of ``users`` (binary, duplicates summed)."""
     masked_rows = sp.csr_matrix((users.size, num_items), dtype=np.float64)
     for j, matrix in enumerate(exclude):
         masked_rows = masked_rows + _binary_csr(sp.csr_matrix(matrix)[users], f"exclude[{j}]")
     masked_rows.sum_duplicates()
-    n_test = n_test[users].astype(np.float64)
-    hits, dcg = hits_and_dcg(
-        user_table, item_table, users, test_rows, masked_rows, k_list, rows_per_block
-    )
+    return masked_rows
 
+
+def _per_user(
+    hits: np.ndarray, dcg: np.ndarray, n_test: np.ndarray, k_list: list[int], extras: bool
+) -> dict[str, np.ndarray]:
+    """Each metric of each ranked user at each K: ``[users, len(k_list)]`` float64."""
     k_arr = np.asarray(k_list, dtype=np.float64)
     # idcg[m] = Σ_{r ≤ m} 1/log2(r+1) for m = 0..K_max.
     idcg = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, max(k_list) + 2)))])
@@ -197,7 +233,19 @@ def full_ranking_metrics(
     }
     if extras:
         per_user["recall_trunc"] = hits / np.minimum(n_test[:, None], k_arr[None, :])
-    n_ranked = int(users.size)
+    return per_user
+
+
+def _means(
+    per_user: dict[str, np.ndarray],
+    names: Sequence[str],
+    k_list: list[int],
+    n_ranked: int,
+    sample_users: int | None,
+    population: int,
+) -> dict[str, float]:
+    """The means over the ranked users; sampled: with their 95% half-widths."""
+    result: dict[str, float] = {}
     for j, k in enumerate(k_list):
         for name in names:
             result[f"{name}@{k}"] = float(per_user[name][:, j].sum() / n_ranked)
@@ -206,7 +254,7 @@ def full_ranking_metrics(
             half = confidence_half_width(per_user[name], population)
             for j, k in enumerate(k_list):
                 result[f"{name}@{k}{CI_SUFFIX}"] = float(half[j])
-    return _counts(result, population, num_users, sample_users, n_ranked)
+    return result
 
 
 def _counts(

@@ -62,6 +62,7 @@ def check_k(k: int, num_items: int) -> int:
     return check_ks(k, num_items, parameter="k")[0]
 
 
+# Long by its docstring only: the body writes one staging folder and publishes it.
 def export_tables(
     tables: ExportTables,
     target: str | os.PathLike,
@@ -122,19 +123,7 @@ def export_tables(
                 user_ids=tables.user_ids,
                 item_ids=tables.item_ids,
             )
-        record = {
-            "format": INFO_FORMAT,
-            "k": k,
-            "num_users": int(tables.user_table.shape[0]),
-            "num_items": tables.num_items,
-            "dim": int(tables.user_table.shape[1]),
-            "user_id_dtype": id_dtype_name(tables.user_ids),
-            "item_id_dtype": id_dtype_name(tables.item_ids),
-            "signatures": list(SIGNATURES),
-            "fold_in": {"method": fold_in, "l2": DEFAULT_L2},
-            "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            **(info or {}),
-        }
+        record = _info_record(tables, k, fold_in, info)
         (extra / INFO_FILE).write_text(to_json(record, indent=2) + "\n")
         return _publish(staging, target)
     except BaseException:
@@ -142,6 +131,25 @@ def export_tables(
         if created:
             shutil.rmtree(target, ignore_errors=True)
         raise
+
+
+def _info_record(
+    tables: ExportTables, k: int, fold_in: str, info: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The content of ``assets.extra/tfdirectspec.json``: the export's shape, ids and time."""
+    return {
+        "format": INFO_FORMAT,
+        "k": k,
+        "num_users": int(tables.user_table.shape[0]),
+        "num_items": tables.num_items,
+        "dim": int(tables.user_table.shape[1]),
+        "user_id_dtype": id_dtype_name(tables.user_ids),
+        "item_id_dtype": id_dtype_name(tables.item_ids),
+        "signatures": list(SIGNATURES),
+        "fold_in": {"method": fold_in, "l2": DEFAULT_L2},
+        "exported_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **(info or {}),
+    }
 
 
 def _publish(staging: Path, target: Path) -> Path:

@@ -124,6 +124,7 @@ def csr_matrix(indices: tf.Tensor, values: tf.Tensor, shape: tuple[int, int]) ->
     )
 
 
+# Long by its docstring only: the body is one computation with its custom gradient.
 def propagate(
     indices: tf.Tensor,
     values: tf.Tensor,

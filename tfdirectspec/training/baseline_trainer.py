@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import statistics
 import sys
@@ -136,12 +137,39 @@ def _logged(valid: dict[str, float]) -> dict[str, float]:
 
 
 def _fit_ials(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], keras.Model]:
+    als, model, build_seconds = _ials_model(config, data)
+    driver = _Driver(callbacks, model, config.epochs)
+    fit, fit_seconds = _ials_iterations(config, data, train, als, model, driver, verbose)
+    if fit.best["tables"] is None:  # no validation result: the last iteration's factors
+        last = (als.user_factors, als.item_factors)
+        fit.best.update(epoch=fit.done, tables=last, wall=fit_seconds)
+    users, items = fit.best["tables"]
+    model.tower.user_embeddings.assign(users)
+    model.tower.item_embeddings.assign(items)
+    final_started = time.perf_counter()
+    test = _rank(config, users, items, data.test, [data.train, data.valid]) if data.test.nnz else {}
+    test_seconds = time.perf_counter() - final_started
+    has_valid = data.valid.nnz > 0
+    metrics = _common(config, data, fit.records, fit.seconds, fit.best, has_valid, test)
+    metrics["erank"] = effective_ranks(users, items)
+    metrics["pairs_per_second"] = train.nnz * len(fit.seconds) / max(sum(fit.seconds), 1e-9)
+    metrics["stopped_by_patience"] = fit.stopped_by_patience
+    metrics["stopped_by_time_budget"] = bool(model.stop_training) and not fit.stopped_by_patience
+    metrics["stage_seconds"] = {
+        "build": build_seconds,
+        "fit": fit_seconds,
+        "test_evaluation": test_seconds,
+    }
+    return metrics, model
+
+
+def _ials_model(config: TrainConfig, data: InteractionData):
+    """The ALS solver, the MF model its factors become, and the seconds building them."""
     from tfdirectspec.baselines.ials import IALS
     from tfdirectspec.losses import IALSLoss
     from tfdirectspec.models import RetrievalModel
     from tfdirectspec.towers import MFTower
 
-    monitor = f"ndcg@{max(config.ks)}"
     build_started = time.perf_counter()
     als = IALS(config.dim, config.reg, config.alpha, config.seed, config.num_threads)
     model = RetrievalModel(
@@ -149,67 +177,72 @@ def _fit_ials(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], 
         IALSLoss(alpha=config.alpha, reg=config.reg),
     )
     model.build_for_ids()
-    build_seconds = time.perf_counter() - build_started
-    driver = _Driver(callbacks, model, config.epochs)
+    return als, model, time.perf_counter() - build_started
+
+
+@dataclasses.dataclass
+class _IALSFit:
+    """How far an iALS fit got: its iterations, their records and the best validation point."""
+
+    done: int = 0
+    records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+    best: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"value": -np.inf, "epoch": 0, "tables": None, "wall": 0.0}
+    )
+    since_best: int = 0
+    stopped_by_patience: bool = False
+
+
+def _ials_iterations(config, data, train, als, model, driver, verbose) -> tuple[_IALSFit, float]:
+    """The ALS iterations, evaluated as ``fit`` would; the fit's state and its seconds."""
+    monitor = f"ndcg@{max(config.ks)}"
     has_valid = data.valid.nnz > 0
-    records: list[dict[str, Any]] = []
-    seconds: list[float] = []
-    best = {"value": -np.inf, "epoch": 0, "tables": None, "wall": 0.0}
-    since_best, stopped_by_patience = 0, False
+    fit = _IALSFit()
     fit_started = time.perf_counter()
     driver.call("on_train_begin", {})
-    done = 0
-    while done < driver.epochs and not model.stop_training:
-        driver.call("on_epoch_begin", done, {})
+    while fit.done < driver.epochs and not model.stop_training:
+        driver.call("on_epoch_begin", fit.done, {})
         step_started = time.perf_counter()
         loss = als.step(train)
-        seconds.append(time.perf_counter() - step_started)
-        done += 1
+        fit.seconds.append(time.perf_counter() - step_started)
+        fit.done += 1
+        done = fit.done
         logs: dict[str, float] = {"loss": loss}
         record: dict[str, Any] = {"epoch": done, "loss": loss}
         if done % config.eval_every == 0 or done >= driver.epochs:
             if has_valid:
-                valid = record["valid"] = _rank(
-                    config, als.user_factors, als.item_factors, data.valid, data.train
-                )
-                logs.update(_logged(valid))
-                if valid[monitor] > best["value"]:
-                    tables = (als.user_factors.copy(), als.item_factors.copy())
-                    best.update(value=valid[monitor], epoch=done, tables=tables)
-                    best["wall"] = time.perf_counter() - fit_started
-                    since_best = 0
-                else:
-                    since_best += 1
-                    if config.patience and since_best >= config.patience:
-                        model.stop_training = stopped_by_patience = True
+                logs.update(_ials_validation(config, data, als, model, fit, record, fit_started))
             record["wall_seconds"] = time.perf_counter() - fit_started
-            records.append(record)
+            fit.records.append(record)
         if verbose:
             shown = f" {monitor} {logs['val_' + monitor]:.4f}" if "val_" + monitor in logs else ""
             print(f"ials iteration {done}/{driver.epochs}: loss {loss:.5g}{shown} "
-                  f"({seconds[-1]:.2f} s)", file=sys.stderr)  # fmt: skip
+                  f"({fit.seconds[-1]:.2f} s)", file=sys.stderr)  # fmt: skip
         driver.call("on_epoch_end", done - 1, logs)
     driver.call("on_train_end", {})
-    fit_seconds = time.perf_counter() - fit_started
-    if best["tables"] is None:
-        best.update(epoch=done, tables=(als.user_factors, als.item_factors), wall=fit_seconds)
-    users, items = best["tables"]
-    model.tower.user_embeddings.assign(users)
-    model.tower.item_embeddings.assign(items)
-    final_started = time.perf_counter()
-    test = _rank(config, users, items, data.test, [data.train, data.valid]) if data.test.nnz else {}
-    test_seconds = time.perf_counter() - final_started
-    metrics = _common(config, data, records, seconds, best, has_valid, test)
-    metrics["erank"] = effective_ranks(users, items)
-    metrics["pairs_per_second"] = train.nnz * len(seconds) / max(sum(seconds), 1e-9)
-    metrics["stopped_by_patience"] = stopped_by_patience
-    metrics["stopped_by_time_budget"] = bool(model.stop_training) and not stopped_by_patience
-    metrics["stage_seconds"] = {
-        "build": build_seconds,
-        "fit": fit_seconds,
-        "test_evaluation": test_seconds,
-    }
-    return metrics, model
+    return fit, time.perf_counter() - fit_started
+
+
+def _ials_validation(config, data, als, model, fit: _IALSFit, record, fit_started) -> dict:
+    """Evaluates the factors on validation into ``record``; keeps the best, applies patience.
+
+    Returns the ``val_*`` logs of the evaluation.
+    """
+    monitor = f"ndcg@{max(config.ks)}"
+    valid = record["valid"] = _rank(
+        config, als.user_factors, als.item_factors, data.valid, data.train
+    )
+    if valid[monitor] > fit.best["value"]:
+        tables = (als.user_factors.copy(), als.item_factors.copy())
+        fit.best.update(value=valid[monitor], epoch=fit.done, tables=tables)
+        fit.best["wall"] = time.perf_counter() - fit_started
+        fit.since_best = 0
+    else:
+        fit.since_best += 1
+        if config.patience and fit.since_best >= config.patience:
+            model.stop_training = fit.stopped_by_patience = True
+    return _logged(valid)
 
 
 def _fit_ease(config, data, train, callbacks, verbose) -> tuple[dict[str, Any], keras.Model]:

@@ -97,6 +97,7 @@ def execution_size(steps_per_epoch: int, requested: int) -> int:
     return next(n for n in candidates if steps_per_epoch % n == 0)
 
 
+# Long by its docstring only (the public entry point): the stages are helpers below.
 def train(
     config: TrainConfig,
     data: InteractionData | None = None,
@@ -144,12 +145,7 @@ def train(
     """
     config.validate()
     started = time.perf_counter()
-    if data is None:
-        data = load_data(config)
-    else:
-        data = _split_in_memory(data, config)
-    if not config.resolved:
-        config = resolve_for_data(config, data)
+    config, data = _config_and_data(config, data)
     keras.utils.set_random_seed(config.seed)
     if config.loss in BASELINES:  # iALS, EASE^R: no sampler, no fit; same result and metrics
         from tfdirectspec.training.baseline_trainer import train_baseline
@@ -160,34 +156,11 @@ def train(
     if warming:
         check_warm_start(config)
     stage_started = time.perf_counter()
-    sampler = sampler_for(config, data)
+    sampler, strategy, model, warm = _sampler_and_model(config, data, strategy, warming)
     steps = sampler.steps_per_epoch
-    strategy = strategy or tf.distribute.get_strategy()
-    if is_multi_worker(strategy):
-        check_multi_worker(config.time_budget)
-    with strategy.scope():
-        model = build_model(config, data, steps)
-        # A resumed run restores its checkpoint instead (it began warm already).
-        warm = warm_start(model, data, config.warm_start) if warming else None
-
     build_seconds = time.perf_counter() - stage_started
     timer, guard = EpochTimer(), FiniteLossGuard()
-    evaluation = RankingEvaluation(
-        data.train,
-        data.valid,
-        data.test,
-        ks=config.ks,
-        every=config.eval_every,
-        monitor=f"ndcg@{max(config.ks)}",
-        track_test=config.track_test,
-        batch_size=config.eval_batch_size,
-        state_dir=state_dir,
-        patience=config.patience,
-        sample_users=config.eval_users or None,
-        seed=config.seed,
-    )
-    if initial_epoch:
-        evaluation.restore_state(initial_epoch)
+    evaluation = _evaluation(config, data, state_dir, initial_epoch)
     # After the evaluation, so the projected epoch time includes it.
     budget = TimeBudget(60.0 * config.time_budget)
     history = model.fit(
@@ -217,6 +190,61 @@ def train(
     # ru_maxrss is in KiB on Linux: the process's peak resident memory so far.
     metrics["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return TrainResult(model, data, metrics, history, guard.failure)
+
+
+def _config_and_data(
+    config: TrainConfig, data: InteractionData | None
+) -> tuple[TrainConfig, InteractionData]:
+    """The run's data (loaded, or handed and split) and its config resolved for that data."""
+    if data is None:
+        data = load_data(config)
+    else:
+        data = _split_in_memory(data, config)
+    if not config.resolved:
+        config = resolve_for_data(config, data)
+    return config, data
+
+
+def _sampler_and_model(
+    config: TrainConfig,
+    data: InteractionData,
+    strategy: tf.distribute.Strategy | None,
+    warming: bool,
+) -> tuple[InteractionSampler, tf.distribute.Strategy, RetrievalModel, dict | None]:
+    """The sampler, the strategy, the compiled model (warm-started if ``warming``) and
+    the warm start's record (None without one)."""
+    sampler = sampler_for(config, data)
+    strategy = strategy or tf.distribute.get_strategy()
+    if is_multi_worker(strategy):
+        check_multi_worker(config.time_budget)
+    with strategy.scope():
+        model = build_model(config, data, sampler.steps_per_epoch)
+        # A resumed run restores its checkpoint instead (it began warm already).
+        warm = warm_start(model, data, config.warm_start) if warming else None
+    return sampler, strategy, model, warm
+
+
+def _evaluation(
+    config: TrainConfig, data: InteractionData, state_dir: str | Path | None, initial_epoch: int
+) -> RankingEvaluation:
+    """The validation (and test-curve) callback, with its records restored on a resume."""
+    evaluation = RankingEvaluation(
+        data.train,
+        data.valid,
+        data.test,
+        ks=config.ks,
+        every=config.eval_every,
+        monitor=f"ndcg@{max(config.ks)}",
+        track_test=config.track_test,
+        batch_size=config.eval_batch_size,
+        state_dir=state_dir,
+        patience=config.patience,
+        sample_users=config.eval_users or None,
+        seed=config.seed,
+    )
+    if initial_epoch:
+        evaluation.restore_state(initial_epoch)
+    return evaluation
 
 
 def split_record(config: TrainConfig, data: InteractionData) -> dict[str, Any]:
@@ -258,36 +286,13 @@ def _final_metrics(
     started = time.perf_counter()
     users, items = (t.numpy() for t in model.tables())
     tables_seconds = time.perf_counter() - started
-    test = (
-        full_ranking_metrics(
-            users,
-            items,
-            data.test,
-            exclude=[data.train, data.valid],  # train ∪ valid, cut to the ranked users
-            ks=config.ks,
-            batch_size=config.eval_batch_size,
-            sample_users=config.eval_users or None,
-            seed=config.seed,
-        )
-        if data.test.nnz
-        else {}
-    )
+    test = _test_metrics(config, data, users, items)
     test_seconds = time.perf_counter() - started - tables_seconds
     started = time.perf_counter()
     erank = effective_ranks(users, items)
     spectrum_seconds = time.perf_counter() - started
     epochs_run = initial_epoch + len(timer.seconds)
-    valid = {}
-    best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
-    # Wall time to the best point: the end of its evaluation (without validation: the
-    # last evaluation, i.e. the end of training).
-    last = evaluation.records[-1]["wall_seconds"] if evaluation.records else sum(timer.seconds)
-    time_to_best = last
-    if evaluation.has_valid and evaluation.best_weights is not None:
-        best_epoch = evaluation.best_epoch
-        best_record = next(r for r in evaluation.records if r["epoch"] == best_epoch)
-        valid = best_record["valid"]
-        time_to_best = best_record["wall_seconds"]
+    best_epoch, valid, time_to_best = _selected(epochs_run, timer, evaluation, guard)
     steps = evaluation.params.get("steps") if evaluation.params else None
     pairs = (steps or 0) * config.batch_size * len(timer.seconds)  # positives of the steps run
     return {
@@ -307,3 +312,41 @@ def _final_metrics(
         "config": config.to_dict(),
         "failure": guard.failure,
     }, {"tables": tables_seconds, "test_evaluation": test_seconds, "spectrum": spectrum_seconds}
+
+
+def _test_metrics(config: TrainConfig, data: InteractionData, users, items) -> dict[str, Any]:
+    """The final model's test metrics (``{}`` without a test split)."""
+    if not data.test.nnz:
+        return {}
+    return full_ranking_metrics(
+        users,
+        items,
+        data.test,
+        exclude=[data.train, data.valid],  # train ∪ valid, cut to the ranked users
+        ks=config.ks,
+        batch_size=config.eval_batch_size,
+        sample_users=config.eval_users or None,
+        seed=config.seed,
+    )
+
+
+def _selected(
+    epochs_run: int, timer: EpochTimer, evaluation: RankingEvaluation, guard: FiniteLossGuard
+) -> tuple[int, dict[str, Any], float]:
+    """The reported epoch, its validation metrics and the wall seconds to reach it.
+
+    With validation: the best evaluated epoch; without (or before any evaluation): the
+    last epoch, or the last finite one when the loss went non-finite.
+    """
+    valid = {}
+    best_epoch = epochs_run if guard.failure is None else guard.last_good_epoch
+    # Wall time to the best point: the end of its evaluation (without validation: the
+    # last evaluation, i.e. the end of training).
+    last = evaluation.records[-1]["wall_seconds"] if evaluation.records else sum(timer.seconds)
+    time_to_best = last
+    if evaluation.has_valid and evaluation.best_weights is not None:
+        best_epoch = evaluation.best_epoch
+        best_record = next(r for r in evaluation.records if r["epoch"] == best_epoch)
+        valid = best_record["valid"]
+        time_to_best = best_record["wall_seconds"]
+    return best_epoch, valid, time_to_best

@@ -11,6 +11,13 @@ this module schedules the trials, runs them with
 (:mod:`tfdirectspec.tuning.early_stopping`) and keeps to the wall-clock budget
 (:mod:`tfdirectspec.tuning.budget`).
 
+The rest of the tune has a module for each of its jobs: the
+settings and ``tune.json`` (:mod:`~tfdirectspec.tuning.settings`), the trial records
+(:mod:`~tfdirectspec.tuning.records`), the oracles (:mod:`~tfdirectspec.tuning.oracle`),
+``trials.tsv`` (:mod:`~tfdirectspec.tuning.tables`), the TOML files
+(:mod:`~tfdirectspec.tuning.toml_writer`) and the TensorBoard HParams
+(:mod:`~tfdirectspec.tuning.hparams`).
+
 * Scheduling: successive halving over the losses (:mod:`tfdirectspec.tuning.halving`):
   every loss gets one trial, in the order given (``--loss auto`` puts the closed-form
   and ALS baselines first), then the better half by validation score go on, one trial
@@ -40,7 +47,8 @@ Output folder::
 Resuming: finished trials (those with ``trials/<id>/metrics.json``) are never
 rerun; a trial that was interrupted is rerun from its start with the same values.
 
-Usage (what ``tfdirectspec tune`` does)::
+Usage (what ``tfdirectspec tune`` does; ``new_settings`` is in
+:mod:`~tfdirectspec.tuning.settings`)::
 
     settings = new_settings(["directspec+", "bpr"], base_configs, max_trials=8, seed=0)
     result = run_tune("runs/tune", settings, data, time_budget=30)
@@ -49,10 +57,7 @@ Usage (what ``tfdirectspec tune`` does)::
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import functools
-import io
 import json
 import math
 import os
@@ -68,11 +73,13 @@ from tfdirectspec.parameters import ParameterError
 from tfdirectspec.training.config import TrainConfig
 from tfdirectspec.training.run_dir import write_json
 from tfdirectspec.training.zoo import loss_slug
-from tfdirectspec.tuning.space import SearchSpace, toml_scalar
+from tfdirectspec.tuning.hparams import write_hparams_config, write_hparams_run
+from tfdirectspec.tuning.oracle import open_oracle
+from tfdirectspec.tuning.records import TrialRecord, best_config, best_record, short_value
+from tfdirectspec.tuning.settings import SETTINGS_FILE, TuneSettings, trial_config
+from tfdirectspec.tuning.tables import trials_table
+from tfdirectspec.tuning.toml_writer import write_config_toml
 
-SETTINGS_FILE = "tune.json"
-#: Local steps tried before a trial falls back to a random draw (a step may repeat a trial).
-LOCAL_STEP_ATTEMPTS = 20
 ORACLE_DIR = "oracle"
 TRIALS_DIR = "trials"
 TABLE_FILE = "trials.tsv"
@@ -83,126 +90,6 @@ TRIAL_METRICS = "metrics.json"
 TRIAL_CONFIG = "config.toml"
 #: Safety factor on the refit's estimated training time (load on a shared machine varies).
 REFIT_MARGIN = 1.2
-
-
-@dataclasses.dataclass
-class TuneSettings:
-    """What a tune searches; saved as ``tune.json`` so ``--resume`` continues the same search.
-
-    Attributes:
-        losses: the losses compared, in scheduling order.
-        base: loss → the TrainConfig (as a dict) a trial starts from: its zoo recipe
-            plus the command's flags (data, tower, epochs, valid fraction, seed).
-        spaces: loss → its search space (as the TOML tables).
-        max_trials: trials in total, over all losses.
-        seed: the oracles' seed (trials train with ``base[...]["seed"]``).
-        patience: evaluations without improvement before a trial stops (0 = off).
-        min_peers: finished same-loss trials the median rule needs (0 = off).
-    """
-
-    losses: list[str]
-    base: dict[str, dict[str, Any]]
-    spaces: dict[str, dict[str, Any]]
-    max_trials: int = 10
-    seed: int = 0
-    patience: int = 5
-    min_peers: int = 2
-
-    def space(self, loss: str) -> SearchSpace:
-        """The search space of ``loss`` (parsed from the saved tables)."""
-        from tfdirectspec.tuning.space import Param
-
-        params = {k: Param(**_param_fields(v)) for k, v in self.spaces[loss].items()}
-        return SearchSpace(loss, params, f"{SETTINGS_FILE}:{loss}")
-
-    def config(self, loss: str) -> TrainConfig:
-        """The base TrainConfig of ``loss``."""
-        return TrainConfig().updated(self.base[loss], SETTINGS_FILE)
-
-    @property
-    def monitor(self) -> str:
-        """The validation metric maximised, e.g. ``val_ndcg@20``."""
-        return f"val_ndcg@{max(self.config(self.losses[0]).ks)}"
-
-
-def _param_fields(table: dict[str, Any]) -> dict[str, Any]:
-    if "choice" in table:
-        return {"kind": "choice", "values": tuple(table["choice"])}
-    kind = next(k for k in table if k != "step")
-    low, high = table[kind]
-    return {"kind": kind, "low": low, "high": high, "step": table.get("step")}
-
-
-def new_settings(
-    spaces: dict[str, SearchSpace],
-    base: dict[str, TrainConfig],
-    max_trials: int = 10,
-    seed: int = 0,
-    patience: int = 5,
-    min_peers: int = 2,
-) -> TuneSettings:
-    """Settings of a new tune over ``spaces`` (loss → space), starting from ``base`` configs."""
-    losses = list(spaces)
-    return TuneSettings(
-        losses=losses,
-        base={loss: base[loss].to_dict() for loss in losses},
-        spaces={loss: spaces[loss].to_dict() for loss in losses},
-        max_trials=max_trials,
-        seed=seed,
-        patience=patience,
-        min_peers=min_peers,
-    )
-
-
-def read_settings(output: str | Path) -> TuneSettings:
-    """The settings of the tune in ``output`` (for ``--resume``).
-
-    Raises:
-        InputError: no tune there, or an unreadable settings file.
-    """
-    file = Path(output) / SETTINGS_FILE
-    if not file.is_file():
-        raise ParameterError("resume", f"no tune in {output} (no {SETTINGS_FILE})")
-    try:
-        return TuneSettings(**json.loads(file.read_text()))
-    except (OSError, ValueError, TypeError) as error:
-        raise ParameterError("resume", f"{file}: unreadable ({error})") from None
-
-
-@dataclasses.dataclass
-class TrialRecord:
-    """One finished trial, as stored in ``trials/<trial_id>/metrics.json``.
-
-    ``status`` is ``completed`` (ran its epochs), ``stopped`` (early stopping or
-    budget; ``stopped_by`` says which) or ``failed`` (invalid config, no
-    validation result, non-finite loss before any evaluation).
-    """
-
-    trial_id: str
-    loss: str
-    hyperparameters: dict[str, Any]
-    status: str
-    stopped_by: str | None
-    score: float | None
-    best_epoch: int
-    epochs_run: int
-    valid: dict[str, float]
-    curve: list[tuple[int, float]]
-    train_seconds: float
-    seconds_per_epoch_median: float
-    slowest_epoch_seconds: float
-    wall_seconds: float
-    config: dict[str, Any]
-    message: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrialRecord:
-        values = dict(values)
-        values["curve"] = [tuple(p) for p in values["curve"]]
-        return cls(**values)
 
 
 @dataclasses.dataclass
@@ -248,25 +135,7 @@ class Tune:
     # ---- state -------------------------------------------------------------------------
 
     def _oracle(self, index: int, loss: str):
-        import keras_tuner
-
-        config = self.settings.config(loss)
-        recipe = {k: getattr(config, k) for k in self.settings.spaces[loss]}
-        oracle = recipe_first_oracle()(
-            objective=keras_tuner.Objective(self.monitor, direction="max"),
-            max_trials=self.settings.max_trials,
-            seed=self.settings.seed * 101 + index + 1,  # KerasTuner draws a random seed for 0
-            hyperparameters=self.settings.space(loss).hyperparameters(recipe),
-            allow_new_entries=False,
-            tune_new_entries=False,
-            max_consecutive_failed_trials=1 << 30,  # a failed trial is a result, not a crash
-        )
-        oracle.verbose = 0
-        # KerasTuner's Tuner normally does this; we drive the oracle ourselves.
-        oracle._set_project_dir(str(self.output / ORACLE_DIR), loss_slug(loss))
-        if Path(oracle._get_oracle_fname()).is_file():
-            oracle.reload()
-        return oracle
+        return open_oracle(self.settings, index, loss, self.output / ORACLE_DIR)
 
     def records(self) -> list[TrialRecord]:
         """Finished trials, in the order they started."""
@@ -394,8 +263,6 @@ class Tune:
         with more than one the trial may use at most its share of the time left.
         """
         from tfdirectspec.training.trainer import train
-        from tfdirectspec.tuning.budget import TrialBudget
-        from tfdirectspec.tuning.early_stopping import HopelessTrialStop
 
         trial_id = self._trial_id(loss, trial.trial_id)
         values = dict(trial.hyperparameters.values)
@@ -403,7 +270,39 @@ class Tune:
         try:
             config = trial_config(self.settings.config(loss), values, trial_id)
         except InputError as error:
-            return self._commit(self._failed(trial_id, loss, values, str(error)))
+            return self._commit(TrialRecord.failed(trial_id, loss, values, str(error)))
+        stopper, budget = self._trial_callbacks(loss, config, records, started, untried)
+        self.log(f"tune: trial {trial_id} ({loss}) {_format_values(values)}")
+        result = train(
+            config, data=self.trial_data, callbacks=[stopper, budget], verbose=self.verbose
+        )
+        assert not result.metrics["test"], "a trial must not evaluate the test split"
+        stopped_by = stopper.stopped_by or ("time budget" if budget.stopped_epoch else None)
+        record = TrialRecord.of_result(
+            trial_id,
+            loss,
+            values,
+            result,
+            self.monitor,
+            stopped_by,
+            slowest_epoch_seconds=budget.slowest(),
+            wall_seconds=time.perf_counter() - started,
+            config=config,
+        )
+        return self._commit(record)
+
+    def _trial_callbacks(
+        self,
+        loss: str,
+        config: TrainConfig,
+        records: list[TrialRecord],
+        started: float,
+        untried: int,
+    ) -> tuple[Any, Any]:
+        """A trial's early stopping and time budget (at most its share of the round's time)."""
+        from tfdirectspec.tuning.budget import TrialBudget
+        from tfdirectspec.tuning.early_stopping import HopelessTrialStop
+
         peers = [r.curve for r in records if r.loss == loss and r.curve]
         stopper = HopelessTrialStop(
             peers, self.settings.min_peers, self.settings.patience, self.monitor
@@ -416,59 +315,7 @@ class Tune:
         def own_refit(epochs: int, seconds: float) -> float:
             return max(0.0, epochs * seconds * (1.0 + config.valid_fraction) - reserve)
 
-        budget = TrialBudget(deadline, config.eval_every, own_refit)
-        self.log(f"tune: trial {trial_id} ({loss}) {_format_values(values)}")
-        result = train(
-            config, data=self.trial_data, callbacks=[stopper, budget], verbose=self.verbose
-        )
-        m = result.metrics
-        assert not m["test"], "a trial must not evaluate the test split"
-        curve = [
-            (r["epoch"], float(r["valid"][self.monitor[4:]])) for r in m["history"] if "valid" in r
-        ]
-        stopped_by = stopper.stopped_by or ("time budget" if budget.stopped_epoch else None)
-        score = max((v for _, v in curve), default=None)
-        status = "failed" if score is None else ("stopped" if stopped_by else "completed")
-        message = result.failure or (None if score is not None else "no validation result")
-        record = TrialRecord(
-            trial_id=trial_id,
-            loss=loss,
-            hyperparameters=values,
-            status=status,
-            stopped_by=stopped_by,
-            score=score,
-            best_epoch=int(m["best_epoch"]) if score is not None else 0,
-            epochs_run=int(m["epochs_run"]),
-            valid=m["valid"],
-            curve=curve,
-            train_seconds=m["train_seconds"],
-            seconds_per_epoch_median=m["seconds_per_epoch_median"],
-            slowest_epoch_seconds=budget.slowest(),
-            wall_seconds=time.perf_counter() - started,
-            config=config.to_dict(),
-            message=message,
-        )
-        return self._commit(record)
-
-    def _failed(self, trial_id: str, loss: str, values: dict, message: str) -> TrialRecord:
-        return TrialRecord(
-            trial_id=trial_id,
-            loss=loss,
-            hyperparameters=values,
-            status="failed",
-            stopped_by=None,
-            score=None,
-            best_epoch=0,
-            epochs_run=0,
-            valid={},
-            curve=[],
-            train_seconds=0.0,
-            seconds_per_epoch_median=0.0,
-            slowest_epoch_seconds=0.0,
-            wall_seconds=0.0,
-            config={},
-            message=message,
-        )
+        return stopper, TrialBudget(deadline, config.eval_every, own_refit)
 
     def _commit(self, record: TrialRecord) -> TrialRecord:
         """Writes ``trials/<id>/`` (metrics.json, config.toml) atomically, then its TB run."""
@@ -595,176 +442,5 @@ def run_tune(
     return tune.finish(refit=refit)
 
 
-# ---- helpers ---------------------------------------------------------------------------------
-
-
-def trial_config(base: TrainConfig, values: dict[str, Any], trial_id: str) -> TrainConfig:
-    """The config of a trial: ``base`` with the trial's values; no test curves, no own budget."""
-    config = base.updated(values, f"trial {trial_id}")
-    config = dataclasses.replace(config, track_test=False, time_budget=0.0, name=trial_id)
-    return config.check_complete()
-
-
-def best_record(records: list[TrialRecord]) -> TrialRecord | None:
-    """The trial with the highest validation score (the earliest on ties)."""
-    scored = [r for r in records if r.score is not None]
-    return max(scored, key=lambda r: r.score) if scored else None
-
-
-def best_config(record: TrialRecord) -> TrainConfig:
-    """The winner as a config for the refit: its values, ``epochs`` = its best epoch, no valid."""
-    from tfdirectspec.training.zoo import entry_name
-
-    config = TrainConfig().updated(record.config, record.trial_id)
-    data = config.dataset or Path(config.data_dir).name
-    name = entry_name(data, config.tower, config.loss) + "-tuned"
-    return dataclasses.replace(
-        config, epochs=record.best_epoch, valid_fraction=0.0, name=name
-    ).validate()
-
-
-def config_toml(config: TrainConfig, comment: str = "") -> str:
-    """A flat TOML file of ``config`` that ``tfdirectspec train --config`` reads back.
-
-    Keys whose value is None (e.g. ``tau0`` when not adaptive) are left out: TOML
-    has no null and the defaults are None.
-
-    Example:
-        >>> import tomllib
-        >>> c = TrainConfig(loss="bpr", optimizer="adam", lr=1e-3, batch_size=2048)
-        >>> TrainConfig().updated(tomllib.loads(config_toml(c)), "x") == c
-        True
-    """
-    lines = [f"# {line}" if line else "#" for line in comment.splitlines()]
-    for key, value in config.to_dict().items():
-        if value is None:
-            continue
-        text = (
-            "[" + ", ".join(toml_scalar(v) for v in value) + "]"
-            if isinstance(value, list)
-            else toml_scalar(value)
-        )
-        lines.append(f"{key} = {text}")
-    return "\n".join(lines) + "\n"
-
-
-def write_config_toml(path: str | Path, config: TrainConfig, comment: str = "") -> None:
-    """Writes :func:`config_toml` via a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(config_toml(config, comment))
-    os.replace(tmp, path)
-
-
-def trials_table(records: list[TrialRecord], monitor: str) -> str:
-    """Tab-separated table of the trials: id, loss, status, score, rank, epochs, time, values.
-
-    ``rank`` orders every scored trial, of whatever loss or baseline, by its validation
-    score (1: the best, the one the tune refits); the baselines' rows (``ease``, ``ials``)
-    sit beside the embedding losses' with the values they were run with.
-    """
-    keys = sorted({k for r in records for k in r.hyperparameters})
-    scored = sorted((r for r in records if r.score is not None), key=lambda r: -r.score)
-    ranks = {r.trial_id: i + 1 for i, r in enumerate(scored)}
-    header = [
-        "trial", "loss", "status", monitor, "rank", "best_epoch", "epochs_run", "minutes", *keys
-    ]  # fmt: skip
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-    writer.writerow(header)
-    for r in records:
-        status = r.status + (f" ({r.stopped_by})" if r.stopped_by else "")
-        writer.writerow(
-            [
-                r.trial_id,
-                r.loss,
-                status,
-                "" if r.score is None else f"{r.score:.4f}",
-                ranks.get(r.trial_id, ""),
-                r.best_epoch,
-                r.epochs_run,
-                f"{r.wall_seconds / 60:.2f}",
-                *[_short(r.hyperparameters.get(k, "")) for k in keys],
-            ]
-        )
-    return out.getvalue()
-
-
-def format_table(tsv: str) -> str:
-    """The TSV table aligned in columns, for the terminal."""
-    rows = [line.split("\t") for line in tsv.splitlines()]
-    if not rows:
-        return ""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
-def write_hparams_config(logdir: str | Path, settings: TuneSettings) -> None:
-    """The HParams experiment (the hyper-parameter names, the loss, the metrics) at ``logdir``."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp_api
-
-    keys = sorted({k for space in settings.spaces.values() for k in space})
-    hparams = [hp_api.HParam("loss", hp_api.Discrete(list(settings.losses)))]
-    hparams += [hp_api.HParam(k) for k in keys]
-    monitor = settings.monitor
-    metrics = [
-        hp_api.Metric(f"best_{monitor}", display_name=f"best {monitor}"),
-        hp_api.Metric(monitor, display_name=f"{monitor} (last evaluation)"),
-        hp_api.Metric("best_epoch", display_name="best epoch"),
-    ]
-    with tf.summary.create_file_writer(str(logdir)).as_default():
-        hp_api.hparams_config(hparams=hparams, metrics=metrics)
-
-
-def write_hparams_run(logdir: str | Path, record: TrialRecord, monitor: str) -> None:
-    """One HParams session per trial, ``logdir/<trial_id>``: its values and validation curve."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp_api
-
-    values = {"loss": record.loss, **{k: _short(v) for k, v in record.hyperparameters.items()}}
-    with tf.summary.create_file_writer(str(Path(logdir) / record.trial_id)).as_default():
-        hp_api.hparams(values, trial_id=record.trial_id)
-        for epoch, value in record.curve:
-            tf.summary.scalar(monitor, value, step=epoch)
-        if record.score is not None:
-            tf.summary.scalar(f"best_{monitor}", record.score, step=record.best_epoch)
-            tf.summary.scalar("best_epoch", record.best_epoch, step=record.best_epoch)
-
-
-def _short(value: Any) -> Any:
-    return float(f"{value:.4g}") if isinstance(value, float) else value
-
-
 def _format_values(values: dict[str, Any]) -> str:
-    return " ".join(f"{k}={_short(v)}" for k, v in values.items())
-
-
-@functools.cache
-def recipe_first_oracle() -> type:
-    """KerasTuner's random-search oracle with the proposals of :mod:`.local_search`.
-
-    Trial 0 is the space's defaults (the loss's recipe); odd trials are a local step from
-    the best finished trial; even trials from 2 on are random draws.
-    """
-    import keras_tuner
-
-    from tfdirectspec.tuning import local_search
-
-    class RecipeFirstOracle(keras_tuner.oracles.RandomSearchOracle):
-        def populate_space(self, trial_id):
-            if not self.trials:
-                return {"status": "RUNNING", "values": self.hyperparameters.copy().values}
-            best = self.get_best_trials(1) if len(self.trials) % 2 == 1 else []
-            for _ in range(LOCAL_STEP_ATTEMPTS if best else 0):
-                values = local_search.local_step(
-                    self.hyperparameters, best[0].hyperparameters.values, self._seed_state
-                )
-                self._seed_state += 1
-                if not self._duplicate(values):
-                    return {"status": "RUNNING", "values": values}
-            return super().populate_space(trial_id)
-
-    return RecipeFirstOracle
+    return " ".join(f"{k}={short_value(v)}" for k, v in values.items())
