@@ -2,7 +2,7 @@
 
 import os
 
-# The library sets nothing in the process (tests/test_import_side_effects.py); the test
+# The library sets nothing in the process (tests/test_backend_import_side_effects.py); the test
 # process is ours, so it picks Keras' backend and TensorFlow's log level, before either loads.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

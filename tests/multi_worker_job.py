@@ -1,4 +1,4 @@
-"""A worker program for tests/test_multi_worker.py: run as ``python multi_worker_job.py MODE ...``.
+"""A worker program for tests/test_distributed_multi_worker.py: ``python multi_worker_job.py MODE``.
 
 Each process reads its ``TF_CONFIG`` (set by the test) and joins a
 ``MultiWorkerMirroredStrategy`` cluster. Modes:

@@ -2,7 +2,7 @@
 
 Importing this module (or ``tfdirectspec``, or any of its modules) changes nothing in the
 process: no environment variable, no import machinery, no file descriptor
-(``tests/test_import_side_effects.py`` checks it). What a process needs is asked for
+(``tests/test_backend_import_side_effects.py`` checks it). What a process needs is asked for
 explicitly:
 
 * :func:`require_tensorflow_backend` — the library's Keras modules call it when they are

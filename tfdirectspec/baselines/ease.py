@@ -21,7 +21,7 @@ the whole working memory, 4 bytes an entry in float32 against 8 in float64 (Cite
 16,980 items: 1.15 GB against 2.3 GB). The condition number of ``G`` is at most
 (‖XᵀX‖₂ + λ)/λ, and only the order of each user's scores matters; on CiteULike
 (λ = 25) the float32 and float64 item tables agree to about 1e-6 relative and their
-validation NDCG@20 to the fourth digit (``tests/test_ease.py`` checks float32 against a
+validation NDCG@20 to the fourth digit (``tests/test_baselines_ease.py`` checks float32 against a
 direct float64 solve).
 
 Memory limit (:func:`check_ease_fits`): the fit needs ``items² × 4`` bytes for ``G`` →

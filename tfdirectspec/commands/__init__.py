@@ -3,7 +3,7 @@
 Each module has ``add_parser(subparsers)`` and ``run(args) -> exit status``;
 :mod:`tfdirectspec.cli` lists them in ``COMMANDS``. Heavy imports
 (TensorFlow) happen inside ``run`` so ``--help`` stays fast (it imports no
-TensorFlow: ``tests/test_first_minute.py`` checks it).
+TensorFlow: ``tests/test_cli_first_minute.py`` checks it).
 
 Flags several commands share are defined once here: :func:`add_output_flags` and
 :func:`add_data_flags` (``train``, ``tune`` and ``evaluate`` read data alike).

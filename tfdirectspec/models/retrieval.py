@@ -121,7 +121,7 @@ class RetrievalModel(keras.Model):
             # each step's logs with strategy.reduce("MEAN", v, axis=0), which fails on
             # scalars ("Invalid reduction dimension 0 for input with 0 dimensions").
             # A length-1 vector per replica reduces to the mean over replicas, which is
-            # what the scalar log should be. tests/test_multi_worker.py fails once
+            # what the scalar log should be. tests/test_distributed_multi_worker.py fails once
             # Keras no longer needs this.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs

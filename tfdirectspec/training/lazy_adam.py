@@ -28,7 +28,7 @@ to date (at each epoch end, through :class:`LazyAdamCatchUp`)::
 The sum's first ``MISSED_EXACT`` terms are exact; the rest (weight below 10⁻³)
 share one α. It takes ε outside the decay and the learning rate of the current
 step (a schedule changes it once an epoch), so it equals dense Adam where ε is
-small against √v (``tests/test_lazy_adam.py`` checks it from step 0); on a
+small against √v (``tests/test_training_lazy_adam.py`` checks it from step 0); on a
 1M-pair log the tables differ from dense Adam's by 0.24 % after 500 steps. Why it
 matters: the classic lazy Adam (``catch_up=False``, TF Addons' semantics) moves
 a row by about one ``lr`` per appearance, against about ``Σ rʲ ≈ 9`` times

@@ -127,6 +127,7 @@ def test_callback_rejects_a_bad_period():
         SpectrumSummary(None, every=0)
 
 
+@pytest.mark.slow
 def test_figures_render_with_labels():
     spectra = {"positive-only": [5.0, 1e-3, 0.0], "directspec+": [1.0, 0.9, 0.8]}
     figure = spectrum_figure(spectra, title="t")
