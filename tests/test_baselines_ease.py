@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from tiny_logs import write_tiny_log
 
 import tfdirectspec.baselines.ease as ease_module
 from tfdirectspec.baselines.ease import check_ease_fits, ease_item_table, ease_memory_bytes
@@ -86,17 +87,7 @@ def test_a_catalog_that_does_not_fit_is_one_line_naming_the_limit():
 
 
 def _tiny(tmp_path):
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    lines = {"train": [], "test": []}
-    for user in range(40):
-        items = rng.choice(50, 9, replace=False)
-        lines["train"] += [f"{user}\t{i}\n" for i in items[:7]]
-        lines["test"] += [f"{user}\t{i}\n" for i in items[7:]]
-    for name, rows in lines.items():
-        (folder / f"{name}.tsv").write_text("".join(rows))
-    return folder
+    return write_tiny_log(tmp_path)
 
 
 def test_cli_train_with_refit_writes_a_run_with_test_metrics(tmp_path, capsys):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import tensorflow as tf
+from tiny_logs import write_tiny_log
 
 from tfdirectspec.baselines.ials import IALS, ials_loss
 from tfdirectspec.cli import main
@@ -56,17 +57,7 @@ def test_same_seed_same_factors_and_the_seed_matters():
 
 
 def _tiny(tmp_path):
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    lines = {"train": [], "test": []}
-    for user in range(40):
-        items = rng.choice(50, 9, replace=False)
-        lines["train"] += [f"{3 * user + 1}\t{5 * i}\n" for i in items[:7]]
-        lines["test"] += [f"{3 * user + 1}\t{5 * i}\n" for i in items[7:]]
-    for name, rows in lines.items():
-        (folder / f"{name}.tsv").write_text("".join(rows))
-    return folder
+    return write_tiny_log(tmp_path, user_id=lambda u: 3 * u + 1, item_id=lambda i: 5 * i)
 
 
 @pytest.fixture(scope="module")
