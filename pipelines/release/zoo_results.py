@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from tfdirectspec.training.config import TrainConfig
+from tfdirectspec.training.hyperparameters import unused_keys
 from tfdirectspec.training.run_dir import Run
 from tfdirectspec.training.zoo import entry_name, find_entry, list_entries, zoo_defaults
 
@@ -44,8 +45,9 @@ def reproduce_command(config: dict) -> str:
     else:
         parts = ["tfdirectspec train", f"--dataset {dataset} --tower {tower} --loss {loss}"]
         defaults = base.updated(zoo_defaults(dataset, tower, loss), "zoo").to_dict()
+    unused = unused_keys(tower, loss)  # e.g. shrink for bpr: no flag, whatever its value
     for key, value in config.items():
-        if key in _NOT_FLAGS or key not in defaults or defaults[key] == value:
+        if key in _NOT_FLAGS or key in unused or key not in defaults or defaults[key] == value:
             continue
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tfdirectspec.commands import add_data_flags, add_output_flags
-from tfdirectspec.commands.loss_flags import add_loss_flags
+from tfdirectspec.commands.hyperparameter_flags import add_hyperparameter_flags
 from tfdirectspec.distributed.cluster_spec import DEFAULT_CLUSTER_TIMEOUT, STRATEGIES, ClusterSpec
 from tfdirectspec.json_output import to_json
 from tfdirectspec.parameters import ParameterError, check_multi_worker, check_positive
@@ -35,27 +35,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_model_flags(p: argparse.ArgumentParser) -> None:
-    """``--config`` and the model: tower, LightGCN propagation, loss."""
+    """``--config`` and the model: tower and loss (their hyper-parameters: below)."""
     from tfdirectspec.training.config import LOSSES, TOWERS
 
     p.add_argument("--config", help="a TOML file of training keys (overrides the zoo entry)")
     p.add_argument("--tower", choices=TOWERS)
-    p.add_argument("--layers", type=int, help="LightGCN propagation layers")
-    p.add_argument("--combination", choices=("mean", "sum"), help="LightGCN layer combination")
     p.add_argument("--loss", choices=LOSSES)
 
 
 def _add_optimisation_flags(p: argparse.ArgumentParser) -> None:
-    """Epochs, batches, embedding size, optimiser and the losses' hyper-parameters, seed."""
+    """Epochs, batches, optimiser, the towers' and losses' hyper-parameters, seed."""
     from tfdirectspec.training.config import OPTIMIZERS, SAMPLERS
 
     p.add_argument("--epochs", type=int, help="epochs (ials: ALS iterations; ease: one fit)")
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--dim", type=int, help="embedding size (ials: factors)")
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float)
     p.add_argument("--lr-decay", type=float, help="per-epoch learning-rate factor")
-    add_loss_flags(p)  # --alpha, --tau, --reg, ...: from the loss classes
+    add_hyperparameter_flags(p)  # --dim, --layers, --alpha, --tau…: from the classes
     p.add_argument("--sampler", choices=SAMPLERS)
     p.add_argument("--seed", type=int)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import scipy.sparse as sp
 import tensorflow as tf
 
 from tfdirectspec.backend import require_tensorflow_backend
@@ -40,6 +41,16 @@ class EmbeddingTower(keras.layers.Layer):
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
+
+    @classmethod
+    def from_interactions(cls, train_csr: sp.spmatrix | sp.sparray, **kwargs) -> EmbeddingTower:
+        """A tower sized for a ``U × I`` training matrix; ``kwargs`` go to the constructor.
+
+        Towers that read the training graph (:class:`~tfdirectspec.towers.LightGCNTower`)
+        override it to attach the graph too.
+        """
+        num_users, num_items = train_csr.shape
+        return cls(num_users, num_items, **kwargs)
 
     def add_embedding_tables(self, seed: int | None) -> None:
         """Creates ``user_embeddings`` ``[U, d]`` and ``item_embeddings`` ``[I, d]``.

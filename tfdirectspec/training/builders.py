@@ -6,12 +6,12 @@ import dataclasses
 
 import scipy.sparse as sp
 
-from tfdirectspec import losses
+from tfdirectspec import losses, towers
 from tfdirectspec.losses import RetrievalLoss
 from tfdirectspec.losses.base import hyperparameter_names
-from tfdirectspec.towers import EmbeddingTower, LightGCNTower, MFTower
+from tfdirectspec.towers import EmbeddingTower
 from tfdirectspec.training.config import TrainConfig
-from tfdirectspec.training.loss_params import LOSS_CLASSES
+from tfdirectspec.training.hyperparameters import LOSS_CLASSES, TOWER_CLASSES, tower_parameters
 
 
 def build_loss(config: TrainConfig) -> RetrievalLoss:
@@ -31,16 +31,11 @@ def build_loss(config: TrainConfig) -> RetrievalLoss:
 
 
 def build_tower(config: TrainConfig, train: sp.csr_matrix) -> EmbeddingTower:
-    """The tower named by ``config.tower``, sized (and for LightGCN wired) from ``train``."""
-    num_users, num_items = train.shape
-    if config.tower == "mf":
-        return MFTower(num_users, num_items, config.dim, seed=config.seed)
-    if config.tower == "lightgcn":
-        return LightGCNTower.from_interactions(
-            train,
-            embedding_dim=config.dim,
-            num_layers=config.layers,
-            combination=config.combination,
-            seed=config.seed,
-        )
-    raise ValueError(f"unknown tower {config.tower!r}")
+    """The tower named by ``config.tower``, sized (and for LightGCN wired) from ``train``,
+    given the config's values of its hyper-parameters
+    (:func:`~tfdirectspec.training.hyperparameters.tower_parameters`)."""
+    if config.tower not in TOWER_CLASSES:
+        raise ValueError(f"unknown tower {config.tower!r}")
+    cls = getattr(towers, TOWER_CLASSES[config.tower][1])
+    arguments = {p.argument: getattr(config, p.key) for p in tower_parameters(config.tower)}
+    return cls.from_interactions(train, seed=config.seed, **arguments)

@@ -31,12 +31,21 @@ from tfdirectspec.parameters import (
     check_non_negative,
     check_positive,
 )
+from tfdirectspec.training.hyperparameters import (
+    DEFAULT_LOSS,
+    LOSS_CLASSES,
+    TOWER_CLASSES,
+    all_loss_parameters,
+    all_tower_parameters,
+    shared_default,
+)
 
 if TYPE_CHECKING:
     from tfdirectspec.data import InteractionData
 
-TOWERS = ("mf", "lightgcn")
-LOSSES = ("bpr", "positive-only", "directspec", "directspec+", "directau", "ssm", "ials", "ease")
+TOWERS = tuple(TOWER_CLASSES)
+#: Every loss: the registry's classes and EASE^R, the closed form (no loss class).
+LOSSES = (*LOSS_CLASSES, "ease")
 #: The classic baselines among LOSSES: not embedding losses trained by ``model.fit`` but
 #: iALS (alternating least squares; ``dim`` factors, ``reg`` λ, ``alpha`` the confidence
 #: weight, ``epochs`` the iterations) and EASE^R (closed form; ``reg`` is its λ, one fit).
@@ -73,30 +82,32 @@ POSITIVE_INTS = (
 )
 
 
-def _with_loss_fields(cls: type) -> type:
-    """Adds a field for each loss hyper-parameter the class does not declare itself.
+def _with_hyperparameter_fields(cls: type) -> type:
+    """Adds a field for each tower and loss hyper-parameter (``dim``, ``layers``, ``alpha``…).
 
-    Its type and default come from the loss class's ``__init__`` signature
-    (:mod:`~tfdirectspec.training.loss_params`), so a new loss argument is a config key,
-    a TOML key and a flag without another edit. The keys several losses share (``reg``,
-    ``alpha``, ``shrink``…) are declared below with the run-wide default of the zoo's
-    recipe, which is not every class's own default.
+    Its key, type and default come from the classes' ``__init__`` signatures
+    (:mod:`~tfdirectspec.training.hyperparameters`), so an argument added to a loss or a tower
+    is a config key, a TOML key, a flag and a search-space name without another edit. A key
+    several losses share (``reg``, ``alpha``, ``shrink``…) takes the default loss's default;
+    zoo entries and default recipes set the values their loss needs.
     """
-    from tfdirectspec.training.loss_params import all_loss_parameters
-
     annotations = cls.__dict__.get("__annotations__", {})
-    for name, declared in all_loss_parameters().items():
-        if name not in annotations:
-            _, parameter = declared[0]
-            annotations[name] = parameter.annotation
-            setattr(cls, name, parameter.default)
+    for key, declared in {**all_tower_parameters(), **all_loss_parameters()}.items():
+        if key not in annotations:
+            parameter = shared_default(declared)
+            annotations[key] = parameter.annotation
+            setattr(cls, key, parameter.default)
     return cls
 
 
 @dataclasses.dataclass
-@_with_loss_fields
+@_with_hyperparameter_fields
 class TrainConfig:
-    """Every hyper-parameter of a run. Field names are the flags' names with ``_``."""
+    """Every hyper-parameter of a run. Field names are the flags' names with ``_``.
+
+    Besides the fields below, one field per tower and loss hyper-parameter, declared by its
+    class (see :func:`_with_hyperparameter_fields`).
+    """
 
     dataset: str | None = "citeulike"
     data_dir: str | None = None
@@ -111,23 +122,12 @@ class TrainConfig:
     #: Train and report without a test split (otherwise a run without one is an error).
     no_test: bool = False
     tower: str = "mf"
-    loss: str = "directspec+"
+    loss: str = DEFAULT_LOSS
     epochs: int = 300
     batch_size: int = 256
-    dim: int = 64
-    layers: int = 3
-    combination: str = "mean"
     optimizer: str = "sgd"
     lr: float = 180.0
     lr_decay: float = 0.9995
-    alpha: float = 1.0
-    tau: float = 3.0
-    tau0: float | None = None
-    tau1: float | None = None
-    shrink: float = 0.03
-    reg: float = 0.0
-    gamma: float = 1.0
-    temperature: float = 0.1
     sampler: str = "user"
     seed: int = 0
     valid_fraction: float = 0.0
@@ -140,7 +140,6 @@ class TrainConfig:
     steps_per_execution: int = 32
     track_test: bool = False
     time_budget: float = 0.0
-    group_size: int = 0
     patience: int = 0
     #: iALS: implicit's threads (0: all cores). Does not change the result.
     num_threads: int = 1
