@@ -58,7 +58,8 @@ def _add_optimisation_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _add_evaluation_flags(p: argparse.ArgumentParser) -> None:
-    """When and on what the run evaluates: period, cut-offs, user sample, test curves."""
+    """When and on what the run evaluates: period, cut-offs, user sample, test curves,
+    and how it scores (the item-norm exponent and its calibration)."""
     p.add_argument("--eval-every", type=int, help="evaluate every N epochs")
     p.add_argument("--ks", type=int, nargs="+", help="cut-offs K (default 10 20)")
     p.add_argument(
@@ -73,6 +74,18 @@ def _add_evaluation_flags(p: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="also log test metrics at each evaluation (curves only)",
+    )
+    p.add_argument(
+        "--item-norm-exponent",
+        type=float,
+        metavar="G",
+        help="score with u · î · ‖i‖^G (default 1: the raw dot product)",
+    )
+    p.add_argument(
+        "--calibrate-item-norms",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="choose --item-norm-exponent on the validation split after training",
     )
 
 

@@ -137,6 +137,11 @@ class TrainConfig:
     eval_batch_size: int = 1024
     #: Rank a seeded sample of this many users at each evaluation (0: all, exact).
     eval_users: int = 0
+    #: Scoring's weight γ of the item rows' norms: ``u · î · ‖i‖^γ`` (1: the raw dot product).
+    item_norm_exponent: float = 1.0
+    #: Choose ``item_norm_exponent`` on the validation split after training
+    #: (:mod:`~tfdirectspec.training.calibration`); without a validation split it stays.
+    calibrate_item_norms: bool = False
     steps_per_execution: int = 32
     track_test: bool = False
     time_budget: float = 0.0
@@ -173,7 +178,7 @@ class TrainConfig:
         if not isinstance(self.eval_users, int) or isinstance(self.eval_users, bool):
             raise ParameterError("eval_users", f"must be an integer, got {self.eval_users!r}")
         check_non_negative("eval_users", self.eval_users)
-        for key in ("alpha", "shrink", "reg", "gamma", "time_budget"):
+        for key in ("alpha", "shrink", "reg", "gamma", "time_budget", "item_norm_exponent"):
             check_non_negative(key, getattr(self, key))
 
         check_adaptive_tau(self.tau0, self.tau1)

@@ -63,10 +63,20 @@ def without_test(data: InteractionData) -> InteractionData:
     return dataclasses.replace(data, test=empty, test_time=None)
 
 
-def refit_config(config: TrainConfig, epochs: int) -> TrainConfig:
-    """The refit's config: ``epochs`` epochs, no validation split, no test curves, no budget."""
+def refit_config(
+    config: TrainConfig, epochs: int, item_norm_exponent: float | None = None
+) -> TrainConfig:
+    """The refit's config: ``epochs`` epochs, no validation split, no test curves, no budget,
+    and the item-norm exponent chosen on validation (when the selection calibrated one)."""
+    exponent = config.item_norm_exponent if item_norm_exponent is None else item_norm_exponent
     return dataclasses.replace(
-        config, epochs=int(epochs), valid_fraction=0.0, track_test=False, time_budget=0.0
+        config,
+        epochs=int(epochs),
+        valid_fraction=0.0,
+        track_test=False,
+        time_budget=0.0,
+        item_norm_exponent=float(exponent),
+        calibrate_item_norms=False,
     )
 
 
@@ -88,7 +98,8 @@ def refit(
         callbacks: extra Keras callbacks for the refit run.
         verbose: passed to ``model.fit``.
         selection: what was chosen on validation (e.g. ``{"best_epoch", "valid"}``),
-            recorded as ``metrics["selection"]``.
+            recorded as ``metrics["selection"]``; its ``item_norm_exponent``, when
+            present, is the refit's.
 
     Returns:
         The refit's :class:`TrainResult`: its model, its test metrics, and
@@ -97,7 +108,10 @@ def refit(
     if epochs < 1:
         raise ValueError(f"refit needs at least one epoch, got {epochs}")
     merged = merge_validation(data)
-    result = train(refit_config(config, epochs), data=merged, callbacks=callbacks, verbose=verbose)
+    exponent = (selection or {}).get("item_norm_exponent")
+    result = train(
+        refit_config(config, epochs, exponent), data=merged, callbacks=callbacks, verbose=verbose
+    )
     result.metrics["selection"] = dict(selection or {})
     result.metrics["refit"] = {"epochs": int(epochs), "train": merged.num_train}
     return result
@@ -141,5 +155,7 @@ def refit_after(
         "train_seconds": m["train_seconds"],
         "history": m["history"],
         "failure": selection.failure,
+        "item_norm_exponent": m["config"]["item_norm_exponent"],
+        "item_norm_calibration": m.get("item_norm_calibration"),
     }
     return refit(config, data, m["best_epoch"], selection=record, **options)

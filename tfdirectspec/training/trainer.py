@@ -24,6 +24,7 @@ from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.models import RetrievalModel
 from tfdirectspec.parameters import check_ks, check_multi_worker
 from tfdirectspec.training.builders import build_loss, build_tower
+from tfdirectspec.training.calibration import Calibration, calibrate_item_norms
 from tfdirectspec.training.callbacks import (
     EpochTimer,
     FiniteLossGuard,
@@ -66,7 +67,9 @@ def sampler_for(config: TrainConfig, data: InteractionData) -> InteractionSample
 
 def build_model(config: TrainConfig, data: InteractionData, steps_per_epoch: int) -> RetrievalModel:
     """A compiled :class:`RetrievalModel`; call inside the strategy scope."""
-    model = RetrievalModel(build_tower(config, data.train), build_loss(config))
+    model = RetrievalModel(
+        build_tower(config, data.train), build_loss(config), config.item_norm_exponent
+    )
     model.build_for_ids()
     optimizer = make_optimizer(config.optimizer, config.lr, steps_per_epoch, config.lr_decay)
     # Keras 3.15 / TF 2.21 fail ("You must feed a value for placeholder") when a
@@ -174,9 +177,17 @@ def train(
     )
     fit_seconds = time.perf_counter() - stage_started - build_seconds
     evaluation.restore_best()
+    calibration = _calibrated(config, data, model, evaluation)
+    if calibration is not None:  # the trained model, scored with γ*: what reproduces it
+        config = dataclasses.replace(
+            config, item_norm_exponent=calibration.exponent, calibrate_item_norms=False
+        )
     metrics, final_seconds = _final_metrics(
         config, data, model, timer, evaluation, guard, initial_epoch
     )
+    if calibration is not None:
+        metrics["valid"] = calibration.valid
+        metrics["item_norm_calibration"] = calibration.record()
     metrics["stage_seconds"] = {
         "build": build_seconds,  # sampler and model
         "fit": fit_seconds,  # training epochs with their validation and callbacks
@@ -247,6 +258,29 @@ def _evaluation(
     return evaluation
 
 
+def _calibrated(
+    config: TrainConfig, data: InteractionData, model: RetrievalModel, evaluation
+) -> Calibration | None:
+    """With ``calibrate_item_norms`` and a selected validation epoch: the exponent ``γ*``
+    chosen on validation, set on ``model``; None otherwise (the model is left as it is)."""
+    selected = evaluation.has_valid and evaluation.best_weights is not None
+    if not (config.calibrate_item_norms and selected):
+        return None
+    users, items = (t.numpy() for t in model.tower.tables(training=False))
+    calibration = calibrate_item_norms(
+        users,
+        items,
+        data.train,
+        data.valid,
+        ks=config.ks,
+        batch_size=config.eval_batch_size,
+        sample_users=config.eval_users or None,
+        seed=config.seed,
+    )
+    model.item_norm_exponent = calibration.exponent
+    return calibration
+
+
 def split_record(config: TrainConfig, data: InteractionData) -> dict[str, Any]:
     """How the run's test and validation splits were made (for ``metrics.json``).
 
@@ -289,7 +323,8 @@ def _final_metrics(
     test = _test_metrics(config, data, users, items)
     test_seconds = time.perf_counter() - started - tables_seconds
     started = time.perf_counter()
-    erank = effective_ranks(users, items)
+    # The spectrum of the trained rows (a calibrated exponent only rescales the item rows).
+    erank = effective_ranks(*(t.numpy() for t in model.tower.tables(training=False)))
     spectrum_seconds = time.perf_counter() - started
     epochs_run = initial_epoch + len(timer.seconds)
     best_epoch, valid, time_to_best = _selected(epochs_run, timer, evaluation, guard)

@@ -93,6 +93,8 @@ class TrialRecord:
         m = result.metrics
         curve = [(r["epoch"], float(r["valid"][monitor[4:]])) for r in m["history"] if "valid" in r]
         score = max((v for _, v in curve), default=None)
+        if score is not None and "item_norm_calibration" in m:  # the best epoch, recalibrated
+            score = max(score, float(m["valid"][monitor[4:]]))
         status = "failed" if score is None else ("stopped" if stopped_by else "completed")
         message = result.failure or (None if score is not None else "no validation result")
         return cls(
@@ -110,9 +112,16 @@ class TrialRecord:
             seconds_per_epoch_median=m["seconds_per_epoch_median"],
             slowest_epoch_seconds=slowest_epoch_seconds,
             wall_seconds=wall_seconds,
-            config=config.to_dict(),
+            # What reproduces the trial's model: with a calibration, the exponent it chose.
+            config={**config.to_dict(), **_calibrated_keys(m.get("config", {}))},
             message=message,
         )
+
+
+def _calibrated_keys(run_config: dict[str, Any]) -> dict[str, Any]:
+    """The scoring keys of a run's recorded config (the exponent its calibration chose)."""
+    keys = ("item_norm_exponent", "calibrate_item_norms")
+    return {k: run_config[k] for k in keys if k in run_config}
 
 
 def best_record(records: list[TrialRecord]) -> TrialRecord | None:

@@ -394,6 +394,7 @@ class Tune:
             "best_epoch": best.best_epoch,
             "valid": best.valid,
             "hyperparameters": best.hyperparameters,
+            "item_norm_exponent": config.item_norm_exponent,
         }
         run_dir = Run.create(path, overwrite=True)
         try:
