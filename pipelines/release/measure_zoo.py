@@ -94,7 +94,8 @@ class Step:
         if self.action == "skip":
             return ""
         if self.action == "collect":
-            return f"python pipelines/release/zoo_results.py {_shown(self.run_dir)}"
+            name = shlex.quote(self.state.name)
+            return f"python pipelines/release/zoo_results.py {_shown(self.run_dir)} --name {name}"
         shown = [_shown(Path(a)) if "/" in a else a for a in self.train_args()]
         return "tfdirectspec train " + shlex.join(shown)
 
@@ -254,7 +255,12 @@ def measure(models: Path, runs: Path, only: Sequence[str], say: Callable[[str], 
         step = todo[0]
         say(f"[{len(done) + 1}/{len(done) + len(todo)}] {plan_line(step)}")
         done.add(step.state.name)
-        if not run_step(step, models, say):
+        try:
+            measured = run_step(step, models, say)
+        except Exception as error:  # a run that cannot be collected: say so, go on
+            say(f"{step.state.name}: failed: {type(error).__name__}: {error}")
+            measured = False
+        if not measured:
             failed.append(step.state.name)
     invalid = [s.state.name for s in plan(models, runs, only) if s.state.status == "invalid"]
     say(
