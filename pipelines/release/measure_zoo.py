@@ -1,8 +1,10 @@
 """Measure the zoo: train every entry that has no current result, one at a time, resumably.
 
-An entry is *current* when a result file named for it records the hash of its resolved
+An entry is *current* when a result file named for it has the hash of its resolved
 config (``zoo_results.entry_states``; the hash covers only the keys that change a
-result, ``tfdirectspec.training.zoo.config_hash``). Every other entry is trained as a
+result, ``tfdirectspec.training.zoo.config_hash``, and is recomputed from the result's
+recorded config, so a config key added since does not make it stale), and is not a
+``--refit`` result. Every other entry is trained as a
 normal run directory, ``<runs>/<entry>``, with
 ``tfdirectspec train --config models/<entry>.toml --output <runs>/<entry>``; its output
 goes to ``<runs>/<entry>.log``. When the run finishes, it is collected into
