@@ -91,3 +91,17 @@ def test_large_catalogs_train_the_recipe_adam_lazily_unless_the_user_chose():
     assert recipe_config(TrainConfig(dataset=None, data_dir="d", loss="bpr"), large).optimizer == (
         "lazy-adam"
     )
+
+
+def test_a_data_folder_gets_the_default_recipe_even_with_the_default_dataset_name():
+    """``data_dir`` in a config file (without ``dataset``, which defaults to citeulike) is the
+    user's data: its loss's default recipe, not CiteULike's zoo entry (SGD at lr 180)."""
+    from tfdirectspec.data import from_pairs
+    from tfdirectspec.training.config import TrainConfig
+    from tfdirectspec.training.recipes import resolve_config
+
+    data = from_pairs([[u, i] for u in range(100) for i in range(u % 7, u % 7 + 30)])
+    key = TrainConfig().updated({"data_dir": "my_data", "loss": "directspec+"}, "my.toml")
+    assert key.dataset == "citeulike"
+    config = resolve_config(key, data, [({"data_dir": "my_data"}, "my.toml")])
+    assert (config.optimizer, config.lr) == ("adam", 0.01)

@@ -177,15 +177,32 @@ def _docstring_args(doc: str) -> dict[str, str]:
     return found
 
 
+#: Hyper-parameters of the losses without a loss class (EASE^R is a closed form in ``reg``).
+CLASSLESS_LOSS_KEYS: dict[str, tuple[str, ...]] = {"ease": ("reg",)}
+
+
+def model_keys(tower: str, loss: str) -> tuple[str, ...]:
+    """The config keys of the hyper-parameters ``tower`` and ``loss`` take: their classes'
+    ``__init__`` arguments (EASE^R, which has no loss class, takes ``reg``).
+
+    Example:
+        >>> model_keys("lightgcn", "bpr")
+        ('dim', 'layers', 'combination', 'reg')
+    """
+    keys = tuple(p.key for p in tower_parameters(tower))
+    if loss in CLASSLESS_LOSS_KEYS:
+        return (*keys, *CLASSLESS_LOSS_KEYS[loss])
+    if loss not in LOSS_CLASSES:
+        raise ValueError(f"unknown loss {loss!r}")
+    return (*keys, *(p.key for p in loss_parameters(loss)))
+
+
 def unused_keys(tower: str, loss: str) -> set[str]:
     """The hyper-parameter keys that neither ``tower`` nor ``loss`` takes: their values do
-    not change a run of that model (EASE^R, which has no loss class, takes ``reg`` only).
+    not change a run of that model.
 
     Example:
         >>> sorted(unused_keys("mf", "bpr"))[:4]
         ['alpha', 'combination', 'gamma', 'group_size']
     """
-    every = {*all_tower_parameters(), *all_loss_parameters()}
-    used = {p.key for p in tower_parameters(tower)}
-    used |= {"reg"} if loss == "ease" else {p.key for p in loss_parameters(loss)}
-    return every - used
+    return {*all_tower_parameters(), *all_loss_parameters()} - set(model_keys(tower, loss))

@@ -170,8 +170,9 @@ def resolve_config(
     data: InteractionData,
     given: list[tuple[dict[str, Any], str]] | None = None,
 ) -> TrainConfig:
-    """A run's config: the zoo entry of (dataset, tower, loss) if there is one, else the
-    loss's default recipe for ``data``; then the user's ``given`` values on top.
+    """A run's config: the zoo entry of (dataset, tower, loss) if there is one (and the data
+    is not a ``data_dir`` folder), else the loss's default recipe for ``data``; then the
+    user's ``given`` values on top.
 
     The one resolver: ``tfdirectspec train``/``tune`` call it on the flags and
     :func:`~tfdirectspec.training.trainer.train` on a config it is handed, so
@@ -195,7 +196,9 @@ def resolve_config(
     """
     if given is None:
         given = [(key.given_values(), "config")]
-    zoo = zoo_defaults(key.dataset, key.tower, key.loss)
+    # A data folder is the user's data whatever ``dataset`` says (it defaults to citeulike):
+    # it gets its loss's default recipe, never a dataset's zoo entry.
+    zoo = {} if key.data_dir is not None else zoo_defaults(key.dataset, key.tower, key.loss)
     if not zoo:
         return recipe_config(key, data, given).mark_resolved()
     config = TrainConfig().updated(zoo, "zoo")

@@ -44,8 +44,6 @@ RUN_KEYS = (
     "track_test",
     "warm_start",
 )
-#: Hyper-parameters of the losses without a loss class (EASE^R is a closed form in ``reg``).
-CLASSLESS_LOSS_KEYS: dict[str, tuple[str, ...]] = {"ease": ("reg",)}
 #: Keys that never change a run's result: its display name and how it executes.
 EXECUTION_KEYS = ("name", "num_threads", "eval_batch_size", "steps_per_execution")
 
@@ -113,7 +111,8 @@ def resolve_entry(path: str | Path) -> TrainConfig:
 
     values = read_config_file(path)
     key = TrainConfig().updated(values, str(path)).validate()
-    data = None if zoo_defaults(key.dataset, key.tower, key.loss) else load_data(key)
+    has_entry = key.data_dir is None and zoo_defaults(key.dataset, key.tower, key.loss)
+    data = None if has_entry else load_data(key)
     config = resolve_config(key, data, [(values, str(path))])
     if not config.name:
         config.name = entry_name(
@@ -122,33 +121,13 @@ def resolve_entry(path: str | Path) -> TrainConfig:
     return config.check_complete()
 
 
-def model_keys(tower: str, loss: str) -> tuple[str, ...]:
-    """The config keys of the hyper-parameters ``tower`` and ``loss`` take.
-
-    Those of their classes' ``__init__`` (:mod:`~tfdirectspec.training.hyperparameters`:
-    ``dim`` for every tower, ``layers`` and ``combination`` for LightGCN, ``reg`` for BPR…);
-    EASE^R, which has no loss class, takes ``reg``.
-    """
-    from tfdirectspec.training.hyperparameters import (
-        LOSS_CLASSES,
-        loss_parameters,
-        tower_parameters,
-    )
-
-    keys = [p.key for p in tower_parameters(tower)]
-    if loss in CLASSLESS_LOSS_KEYS:
-        return (*keys, *CLASSLESS_LOSS_KEYS[loss])
-    if loss not in LOSS_CLASSES:
-        raise ValueError(f"unknown loss {loss!r}")
-    return (*keys, *(p.key for p in loss_parameters(loss)))
-
-
 def result_keys(config: Mapping[str, Any]) -> dict[str, Any]:
     """The keys of ``config`` that change the run's result, with their values.
 
     Those are the data and split keys, :data:`RUN_KEYS`, and the hyper-parameters of the
-    config's tower and loss (:func:`model_keys`): a key another loss or tower takes
-    (``shrink`` for BPR, ``layers`` for MF) and the :data:`EXECUTION_KEYS` are left out.
+    config's tower and loss (:func:`~tfdirectspec.training.hyperparameters.model_keys`):
+    a key another loss or tower takes (``shrink`` for BPR, ``layers`` for MF) and the
+    :data:`EXECUTION_KEYS` are left out.
     Keys missing from ``config`` take :class:`~tfdirectspec.training.TrainConfig`'s
     defaults (a run recorded before a key existed ran as its default does), unknown keys
     are ignored, and values are typed as the config types them (``lr = 1`` is ``1.0``).
@@ -156,6 +135,7 @@ def result_keys(config: Mapping[str, Any]) -> dict[str, Any]:
     import dataclasses
 
     from tfdirectspec.training.config import TrainConfig
+    from tfdirectspec.training.hyperparameters import model_keys
 
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     full = TrainConfig().updated({k: v for k, v in config.items() if k in known}, "config")
