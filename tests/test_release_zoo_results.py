@@ -33,9 +33,13 @@ def test_every_result_records_the_hash_of_its_config(zoo_results):
         assert result["config_hash"] == config_hash(result["config"]), path.name
 
 
-def test_no_entry_is_removed_yet(zoo_results):
-    assert zoo_results.REMOVED == {}
-    assert "Removed entries" not in zoo_results.readme_text()
+def test_removed_entries_have_no_file_and_a_stated_reason(zoo_results):
+    removed = zoo_results.removed_entries()
+    assert set(removed) == {"gowalla-mf-ease"}
+    text = zoo_results.readme_text()
+    for name, reason in removed.items():
+        assert not (ROOT / "models" / f"{name}.toml").exists()
+        assert "Removed entries" in text and name in text and reason in text
 
 
 def test_stored_commands_match_the_entries_as_they_are(zoo_results):
@@ -123,8 +127,9 @@ def test_the_readme_has_a_row_per_entry_the_other_runs_and_the_wall_time(zoo, zo
     assert not list(zoo.rglob("*.tmp"))  # written through temporary files, renamed
 
 
-def test_a_removed_entry_is_listed_with_its_reason_not_measured(zoo, zoo_results, monkeypatch):
-    monkeypatch.setattr(zoo_results, "REMOVED", {"c-missing": "superseded by a-current"})
+def test_a_removed_entry_is_listed_with_its_reason_not_measured(zoo, zoo_results):
+    (zoo / "removed").mkdir()
+    (zoo / "removed" / "c-missing.md").write_text("superseded by a-current\n")
     states = {s.name: s.status for s in zoo_results.entry_states(zoo)}
     assert states["c-missing"] == "removed"
     text = zoo_results.readme_text(zoo)

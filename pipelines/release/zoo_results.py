@@ -8,7 +8,7 @@ README tables are generated from the entries and the result files, never typed b
 ``models/README.md`` has one row per zoo entry, whose status says whether a result
 measures the entry as it is now (see :func:`entry_states`), then the other results
 (variants of an entry: other epochs, a validation split, ``--refit``...), then the
-entries removed from the zoo (:data:`REMOVED`) with the reason. It also refreshes the
+entries removed from the zoo (``models/removed/<entry>.md``) with the reason. It also refreshes the
 results table of the top-level README (between its ``<!-- results:start -->`` and
 ``<!-- results:end -->`` markers), which lists every result file.
 
@@ -43,9 +43,16 @@ from tfdirectspec.training.zoo import (
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
-#: Entries taken out of the zoo: name -> why. Listed under "Removed entries" in
-#: ``models/README.md``; an entry file still present is not measured any more.
-REMOVED: dict[str, str] = {}
+
+def removed_entries(models: Path = MODELS) -> dict[str, str]:
+    """Entries taken out of the zoo: ``models/removed/<entry>.md`` holds why (one paragraph).
+
+    Listed under "Removed entries" in ``models/README.md``; an entry file still present is
+    not measured any more.
+    """
+    folder = models / "removed"
+    return {p.stem: p.read_text().strip() for p in sorted(folder.glob("*.md"))}
+
 
 #: Config keys that never go on the command line.
 _NOT_FLAGS = {"name", "dataset", "data_dir", "tower", "loss"}
@@ -186,7 +193,7 @@ class EntryState:
         name: the entry (file stem).
         status: ``current`` (a result has the entry's hash), ``stale`` (results of the
             entry, none with its hash), ``missing`` (no result of the entry), ``invalid``
-            (the entry does not resolve) or ``removed`` (listed in :data:`REMOVED`).
+            (the entry does not resolve) or ``removed`` (in ``models/removed/``).
         path: the entry's file.
         config: the entry's resolved config (None when invalid).
         config_hash: its :func:`~tfdirectspec.training.zoo.config_hash` (None when invalid).
@@ -204,7 +211,7 @@ class EntryState:
 
 
 def entry_states(models: Path = MODELS) -> list[EntryState]:
-    """The state of every entry of ``models`` (and of every :data:`REMOVED` name), by name.
+    """The state of every entry of ``models`` (and of every removed one), by name.
 
     An entry is *current* when a result named for it (``"name"``) has the entry's config
     hash and is not a ``--refit`` result (an entry's command has no ``--refit``); the hash
@@ -214,11 +221,12 @@ def entry_states(models: Path = MODELS) -> list[EntryState]:
     """
     results = read_results(models)
     states = []
-    for name in sorted(set(list_entries([models])) | set(REMOVED)):
+    removed = removed_entries(models)
+    for name in sorted(set(list_entries([models])) | set(removed)):
         path = models / f"{name}.toml"
-        if name in REMOVED:
+        if name in removed:
             where = path if path.is_file() else None
-            states.append(EntryState(name, "removed", where, note=REMOVED[name]))
+            states.append(EntryState(name, "removed", where, note=removed[name]))
             continue
         try:
             config = resolve_entry(path).to_dict()
@@ -356,12 +364,13 @@ def _variant(result: dict[str, Any], state: EntryState | None) -> str:
     return "; ".join(p for p in parts if p) or "the entry (an earlier run)"
 
 
-def removed_section() -> str:
-    """The "Removed entries" section: each entry of :data:`REMOVED` with its reason."""
-    if not REMOVED:
+def removed_section(models: Path = MODELS) -> str:
+    """The "Removed entries" section: each removed entry with its reason."""
+    removed = removed_entries(models)
+    if not removed:
         return ""
     lines = ["## Removed entries\n", "Taken out of the zoo; not measured any more.\n"]
-    lines += [f"- {name}: {reason}" for name, reason in sorted(REMOVED.items())]
+    lines += [f"- {name}: {reason}" for name, reason in sorted(removed.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -395,7 +404,7 @@ def readme_text(models: Path = MODELS) -> str:
             "\n## Other runs\n\nResults that measure a variant of an entry (their command "
             "names the flags that differ from the entry as it is now).\n\n" + others + "\n"
         )
-    removed = removed_section()
+    removed = removed_section(models)
     return text + ("\n" + removed if removed else "")
 
 
