@@ -160,3 +160,19 @@ def test_a_result_recorded_before_a_key_existed_stays_current(zoo, zoo_results):
     path.write_text(json.dumps({**result, "config_hash": "0" * 64, "config": config}))
     states = {s.name: s for s in zoo_results.entry_states(zoo)}
     assert states["a-current"].status == "current"
+
+
+def test_the_top_table_is_one_row_per_model_and_a_column_per_dataset_and_tower(
+    zoo, zoo_results
+):
+    write_entry(zoo, "gowalla-lightgcn-a-current", dataset="gowalla", tower="lightgcn")
+    lines = zoo_results.table(zoo).splitlines()
+    assert lines[0] == "| model | citeulike MF | gowalla LightGCN |"
+    rows = {line.split(" | ")[0][2:]: line for line in lines[2:]}
+    # The measured entry shows its test NDCG@20 / Recall@20 (not the 5-epoch variant's),
+    # the stale and missing ones "not measured", a (dataset, tower) without the entry "—";
+    # the LightGCN entry shares the row of its model name.
+    assert rows["a-current"] == "| a-current | 0.2000 / 0.3000 | not measured |"
+    assert rows["b-stale"] == "| b-stale | not measured | — |"
+    assert rows["c-missing"] == "| c-missing | not measured | — |"
+    assert "d-invalid" not in rows  # an entry that does not resolve has no cell

@@ -294,11 +294,38 @@ def _cells(r: dict[str, Any] | None, command: str = "") -> str:
     )
 
 
+#: Column order of the top README's table: (dataset, tower) as the paper lays them out.
+_COLUMNS = tuple((d, t) for d in ("citeulike", "gowalla") for t in ("mf", "lightgcn"))
+_TOWER_NAMES = {"mf": "MF", "lightgcn": "LightGCN"}
+
+
 def table(models: Path = MODELS) -> str:
-    """Every result file, one row each: the top-level README's table."""
-    lines = [f"| entry {HEADER}", f"|---{_RULE}"]
-    for _, r in read_results(models):
-        lines.append(f"| {r['name']} {_cells(r)}")
+    """The top-level README's table: one row per model (the entry name without its dataset
+    and tower), one column per (dataset, tower), test NDCG@20 / Recall@20 of each entry's
+    current result ("not measured": no result of the entry as it is now; "—": no such entry;
+    details in ``models/README.md``).
+
+    Example of a row: ``| directspec-plus | 0.2336 / 0.2713 | — | — | — |``.
+    """
+    cells: dict[str, dict[tuple[str, str], str]] = {}
+    for state in entry_states(models):
+        if state.status == "removed" or state.config is None:
+            continue
+        column = (state.config["dataset"], state.config["tower"])
+        prefix = f"{column[0]}-{column[1]}-"
+        model = state.name[len(prefix) :] if state.name.startswith(prefix) else state.name
+        row = cells.setdefault(model, {})
+        row[column] = "not measured"
+        if state.status == "current":
+            t = json.loads(state.result.read_text())["test"]
+            row[column] = f"{_fmt(t.get('ndcg@20'))} / {_fmt(t.get('recall@20'))}"
+    present = {c for row in cells.values() for c in row}
+    columns = [c for c in _COLUMNS if c in present] + sorted(present - set(_COLUMNS))
+    titles = " | ".join(f"{d} {_TOWER_NAMES.get(t, t)}" for d, t in columns)
+    lines = [f"| model | {titles} |", "|---" * (len(columns) + 1) + "|"]
+    for model in sorted(cells):
+        row = cells[model]
+        lines.append(f"| {model} | " + " | ".join(row.get(c, "—") for c in columns) + " |")
     return "\n".join(lines)
 
 
