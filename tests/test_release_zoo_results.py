@@ -162,9 +162,7 @@ def test_a_result_recorded_before_a_key_existed_stays_current(zoo, zoo_results):
     assert states["a-current"].status == "current"
 
 
-def test_the_top_table_is_one_row_per_model_and_a_column_per_dataset_and_tower(
-    zoo, zoo_results
-):
+def test_the_top_table_is_one_row_per_model_and_a_column_per_dataset_and_tower(zoo, zoo_results):
     write_entry(zoo, "gowalla-lightgcn-a-current", dataset="gowalla", tower="lightgcn")
     lines = zoo_results.table(zoo).splitlines()
     assert lines[0] == "| model | citeulike MF | gowalla LightGCN |"
