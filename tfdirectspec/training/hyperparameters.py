@@ -95,11 +95,7 @@ def tower_parameters(tower: str) -> tuple[HyperParameter, ...]:
 
 def all_loss_parameters() -> dict[str, list[tuple[str, HyperParameter]]]:
     """Each loss hyper-parameter key -> the ``(loss, parameter)`` pairs that declare it."""
-    found: dict[str, list[tuple[str, HyperParameter]]] = {}
-    for loss in LOSS_CLASSES:
-        for parameter in loss_parameters(loss):
-            found.setdefault(parameter.key, []).append((loss, parameter))
-    return found
+    return _by_key(LOSS_CLASSES, loss_parameters)
 
 
 def shared_default(declared: list[tuple[str, HyperParameter]]) -> HyperParameter:
@@ -115,10 +111,17 @@ def shared_default(declared: list[tuple[str, HyperParameter]]) -> HyperParameter
 
 def all_tower_parameters() -> dict[str, list[tuple[str, HyperParameter]]]:
     """Each tower hyper-parameter key -> the ``(tower, parameter)`` pairs that declare it."""
+    return _by_key(TOWER_CLASSES, tower_parameters)
+
+
+def _by_key(
+    registry: dict[str, tuple[str, str]], parameters: Any
+) -> dict[str, list[tuple[str, HyperParameter]]]:
+    """Key -> the ``(name, parameter)`` pairs of the registry's classes, in registry order."""
     found: dict[str, list[tuple[str, HyperParameter]]] = {}
-    for tower in TOWER_CLASSES:
-        for parameter in tower_parameters(tower):
-            found.setdefault(parameter.key, []).append((tower, parameter))
+    for name in registry:
+        for parameter in parameters(name):
+            found.setdefault(parameter.key, []).append((name, parameter))
     return found
 
 
