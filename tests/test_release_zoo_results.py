@@ -174,3 +174,13 @@ def test_the_top_table_is_one_row_per_model_and_a_column_per_dataset_and_tower(z
     assert rows["b-stale"] == "| b-stale | not measured | — |"
     assert rows["c-missing"] == "| c-missing | not measured | — |"
     assert "d-invalid" not in rows  # an entry that does not resolve has no cell
+
+
+def test_a_model_without_embeddings_has_no_effective_rank(zoo, zoo_results):
+    """EASE^R records ``erank: {}``: its rows show "—" and the tables still build."""
+    path = next((zoo / "results").glob("a-current-e3.json"))
+    result = json.loads(path.read_text())
+    path.write_text(json.dumps({**result, "erank": {}}))
+    text = zoo_results.readme_text(zoo)
+    assert "| a-current | measured | 3 (3) | 0.2000 |" in text
+    assert "| — | 1.50 |" in text  # erank, then s/epoch

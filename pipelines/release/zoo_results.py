@@ -289,7 +289,7 @@ def _cells(r: dict[str, Any] | None, command: str = "") -> str:
         f"| {r['epochs_run']} ({r['best_epoch']}) | {_fmt(t.get('ndcg@20'))} "
         f"| {_fmt(t.get('recall@20'))} | {_fmt(t.get('ndcg@10'))} | {_fmt(t.get('recall@10'))} "
         f"| {_fmt(r['valid'].get('ndcg@20'))} "
-        f"| {r['erank']['item']:.1f} / {r['erank']['user']:.1f} | {r['seconds_per_epoch']:.2f} "
+        f"| {_erank(r['erank'])} | {r['seconds_per_epoch']:.2f} "
         f"| {wall} | {peak} | `{r['command']}` |"
     )
 
@@ -297,6 +297,13 @@ def _cells(r: dict[str, Any] | None, command: str = "") -> str:
 #: Column order of the top README's table: (dataset, tower) as the paper lays them out.
 _COLUMNS = tuple((d, t) for d in ("citeulike", "gowalla") for t in ("mf", "lightgcn"))
 _TOWER_NAMES = {"mf": "MF", "lightgcn": "LightGCN"}
+
+
+def _erank(erank: dict[str, float]) -> str:
+    """``item / user`` effective ranks; "—" for a model without embeddings (EASE^R)."""
+    if "item" not in erank or "user" not in erank:
+        return "—"
+    return f"{erank['item']:.1f} / {erank['user']:.1f}"
 
 
 def table(models: Path = MODELS) -> str:
