@@ -123,7 +123,8 @@ def test_train_calibrates_reports_and_refits_with_the_chosen_exponent():
 
 
 def test_without_calibration_the_score_is_the_raw_dot_product():
-    result = train(_config(), data=without_test(_data()), verbose=0)
+    # Given explicitly: the default recipe this config resolves through calibrates.
+    result = train(_config(calibrate_item_norms=False), data=without_test(_data()), verbose=0)
     assert "item_norm_calibration" not in result.metrics
     assert result.model.item_norm_exponent == 1.0
     users, items = result.model.tables()

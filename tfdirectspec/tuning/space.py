@@ -24,7 +24,7 @@ in the space.
 Example:
     >>> space = load_space(space_path("directspec+"))
     >>> sorted(space.params)
-    ['alpha', 'lr', 'lr_decay', 'optimizer', 'shrink', 'tau']
+    ['alpha', 'dim', 'lr', 'lr_decay', 'optimizer', 'shrink', 'tau']
     >>> load_space_text(dump_space(space), "again.toml", "directspec+") == space
     True
 """
