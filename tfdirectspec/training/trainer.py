@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfdirectspec.backend import require_tensorflow_backend
@@ -22,6 +23,7 @@ from tfdirectspec.data import InteractionData, InteractionSampler
 from tfdirectspec.distributed.strategies import distributed_batches, is_multi_worker
 from tfdirectspec.evaluation import effective_ranks, full_ranking_metrics
 from tfdirectspec.models import RetrievalModel
+from tfdirectspec.models.retrieval import scale_item_norms
 from tfdirectspec.parameters import check_ks, check_multi_worker
 from tfdirectspec.training.builders import build_loss, build_tower
 from tfdirectspec.training.calibration import Calibration, calibrate_item_norms
@@ -318,13 +320,16 @@ def _final_metrics(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """The run's metrics, and the seconds of the final tables, test evaluation and spectrum."""
     started = time.perf_counter()
-    users, items = (t.numpy() for t in model.tables())
+    # One propagation (LightGCN): the trained rows for the spectrum, scaled for scoring.
+    trained_users, trained_items = (t.numpy() for t in model.tower.tables(training=False))
+    users, items = trained_users, scale_item_norms(trained_items, model.item_norm_exponent)
+    items = np.asarray(items)
     tables_seconds = time.perf_counter() - started
     test = _test_metrics(config, data, users, items)
     test_seconds = time.perf_counter() - started - tables_seconds
     started = time.perf_counter()
     # The spectrum of the trained rows (a calibrated exponent only rescales the item rows).
-    erank = effective_ranks(*(t.numpy() for t in model.tower.tables(training=False)))
+    erank = effective_ranks(trained_users, trained_items)
     spectrum_seconds = time.perf_counter() - started
     epochs_run = initial_epoch + len(timer.seconds)
     best_epoch, valid, time_to_best = _selected(epochs_run, timer, evaluation, guard)
