@@ -179,14 +179,19 @@ def train(
     )
     fit_seconds = time.perf_counter() - stage_started - build_seconds
     evaluation.restore_best()
-    calibration = _calibrated(config, data, model, evaluation)
+    # One propagation (LightGCN) for the calibration, the spectrum and the test tables.
+    tables_started = time.perf_counter()
+    trained = tuple(t.numpy() for t in model.tower.tables(training=False))
+    tables_seconds = time.perf_counter() - tables_started
+    calibration = _calibrated(config, data, model, evaluation, trained)
     if calibration is not None:  # the trained model, scored with γ*: what reproduces it
         config = dataclasses.replace(
             config, item_norm_exponent=calibration.exponent, calibrate_item_norms=False
         )
     metrics, final_seconds = _final_metrics(
-        config, data, model, timer, evaluation, guard, initial_epoch
+        config, data, model, trained, timer, evaluation, guard, initial_epoch
     )
+    final_seconds["tables"] = tables_seconds
     if calibration is not None:
         metrics["valid"] = calibration.valid
         metrics["item_norm_calibration"] = calibration.record()
@@ -261,17 +266,19 @@ def _evaluation(
 
 
 def _calibrated(
-    config: TrainConfig, data: InteractionData, model: RetrievalModel, evaluation
+    config: TrainConfig,
+    data: InteractionData,
+    model: RetrievalModel,
+    evaluation: RankingEvaluation,
+    trained: tuple[np.ndarray, np.ndarray],
 ) -> Calibration | None:
     """With ``calibrate_item_norms`` and a selected validation epoch: the exponent ``γ*``
     chosen on validation, set on ``model``; None otherwise (the model is left as it is)."""
     selected = evaluation.has_valid and evaluation.best_weights is not None
     if not (config.calibrate_item_norms and selected):
         return None
-    users, items = (t.numpy() for t in model.tower.tables(training=False))
     calibration = calibrate_item_norms(
-        users,
-        items,
+        *trained,
         data.train,
         data.valid,
         ks=config.ks,
@@ -313,20 +320,19 @@ def _final_metrics(
     config: TrainConfig,
     data: InteractionData,
     model: RetrievalModel,
+    trained: tuple[np.ndarray, np.ndarray],
     timer: EpochTimer,
     evaluation: RankingEvaluation,
     guard: FiniteLossGuard,
     initial_epoch: int = 0,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """The run's metrics, and the seconds of the final tables, test evaluation and spectrum."""
+    """The run's metrics from the ``trained`` tables (the tower's rows), and the seconds of
+    the test evaluation and the spectrum."""
+    trained_users, trained_items = trained
     started = time.perf_counter()
-    # One propagation (LightGCN): the trained rows for the spectrum, scaled for scoring.
-    trained_users, trained_items = (t.numpy() for t in model.tower.tables(training=False))
-    users, items = trained_users, scale_item_norms(trained_items, model.item_norm_exponent)
-    items = np.asarray(items)
-    tables_seconds = time.perf_counter() - started
-    test = _test_metrics(config, data, users, items)
-    test_seconds = time.perf_counter() - started - tables_seconds
+    items = np.asarray(scale_item_norms(trained_items, model.item_norm_exponent))  # scoring rows
+    test = _test_metrics(config, data, trained_users, items)
+    test_seconds = time.perf_counter() - started
     started = time.perf_counter()
     # The spectrum of the trained rows (a calibrated exponent only rescales the item rows).
     erank = effective_ranks(trained_users, trained_items)
@@ -351,7 +357,7 @@ def _final_metrics(
         "data": {**data.summary(), "split": split_record(config, data)},
         "config": config.to_dict(),
         "failure": guard.failure,
-    }, {"tables": tables_seconds, "test_evaluation": test_seconds, "spectrum": spectrum_seconds}
+    }, {"test_evaluation": test_seconds, "spectrum": spectrum_seconds}
 
 
 def _test_metrics(config: TrainConfig, data: InteractionData, users, items) -> dict[str, Any]:
