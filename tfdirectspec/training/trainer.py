@@ -191,7 +191,7 @@ def train(
     metrics, final_seconds = _final_metrics(
         config, data, model, trained, timer, evaluation, guard, initial_epoch
     )
-    final_seconds["tables"] = tables_seconds
+    final_seconds = {"tables": tables_seconds, **final_seconds}
     if calibration is not None:
         metrics["valid"] = calibration.valid
         metrics["item_norm_calibration"] = calibration.record()
